@@ -1,0 +1,944 @@
+//! Configuration: a TOML file overlaid by `PORTCULLIS_*` environment variables, checked into typed
+//! [`Settings`] before anything starts.
+//!
+//! Loading happens in two steps. The raw step reads every section leniently (all fields optional,
+//! numbers accepted where strings are expected, unknown keys collected rather than fatal); the
+//! validation step turns strings into URLs, durations, header names and keys. Both steps push
+//! every problem they find into one list, so an operator sees all of them at once.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use figment::value::Value;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use url::Url;
+
+use crate::identity::{ClaimPath, HeaderMapping, IdentityHeaders};
+
+/// Default listen address: all interfaces, the port oauth2-proxy users already know.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:4180";
+/// Default scopes requested at the authorization endpoint.
+pub const DEFAULT_SCOPES: [&str; 3] = ["openid", "email", "profile"];
+/// Default session lifetime.
+pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
+/// Default base name of the gateway's cookies.
+pub const DEFAULT_COOKIE_NAME: &str = "portcullis";
+/// Default clock leeway for `exp` / `iat` checks.
+pub const DEFAULT_CLOCK_LEEWAY: Duration = Duration::from_secs(30);
+/// Default timeout for each call to the issuer (discovery, JWKS, token endpoint).
+pub const DEFAULT_ISSUER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time the upstream has to send response headers.
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time allowed to open a connection to the upstream.
+pub const DEFAULT_UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Minimum length of `session.secret`, in bytes.
+pub const MIN_SECRET_LEN: usize = 32;
+/// Environment variable prefix; `__` separates nesting levels.
+pub const ENV_PREFIX: &str = "PORTCULLIS_";
+
+/// Authorization-request parameters the gateway sets itself and a config may not override.
+const RESERVED_AUTHORIZE_PARAMS: [&str; 9] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "response_mode",
+];
+
+/// A secret string: never printed by `Debug`, so it cannot reach logs by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is sent or used as key material.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Everything the gateway needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `[server]`
+    pub server: ServerSettings,
+    /// `[upstream]`
+    pub upstream: UpstreamSettings,
+    /// `[oidc]`
+    pub oidc: OidcSettings,
+    /// `[session]`
+    pub session: SessionSettings,
+    /// The default identity headers plus every `[[headers]]` mapping.
+    pub identity: IdentityHeaders,
+}
+
+/// `[server]`: where the gateway listens and the origin users see.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The external origin, without a trailing slash, e.g. `https://app.example.com`.
+    pub public_origin: String,
+    /// Host (and port when not the default) of `public_origin`, sent as `X-Forwarded-Host`.
+    pub public_host: String,
+    /// `https` or `http`, sent as `X-Forwarded-Proto`.
+    pub public_scheme: String,
+}
+
+impl ServerSettings {
+    /// The redirect URI registered at the issuer.
+    pub fn redirect_uri(&self) -> String {
+        format!("{}{}", self.public_origin, crate::server::CALLBACK_PATH)
+    }
+
+    /// Whether cookies get `Secure` and the `__Host-` prefix.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_scheme == "https"
+    }
+}
+
+/// `[upstream]`: the application behind the gateway.
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    /// Scheme and authority of the upstream; request paths are appended as received.
+    pub origin: http::uri::Authority,
+    /// Time the upstream has to answer with response headers before the client gets 504.
+    pub timeout: Duration,
+    /// Time allowed to connect before the client gets 502.
+    pub connect_timeout: Duration,
+}
+
+/// `[oidc]`: the issuer and this gateway's app client.
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    /// Issuer identifier; the discovery document must name exactly this.
+    pub issuer: String,
+    /// App client id.
+    pub client_id: String,
+    /// App client secret; `None` for a public client (PKCE only).
+    pub client_secret: Option<Secret>,
+    /// Scopes requested.
+    pub scopes: Vec<String>,
+    /// Cognito hosted-UI origin, e.g. `https://myapp.auth.eu-west-1.amazoncognito.com`.
+    pub cognito_domain: Option<Url>,
+    /// Signature algorithms accepted on tokens.
+    pub allowed_algorithms: Vec<jsonwebtoken::Algorithm>,
+    /// Clock leeway for `exp` and `iat`.
+    pub clock_leeway: Duration,
+    /// Extra authorization-request parameters (e.g. `identity_provider`).
+    pub authorize_params: Vec<(String, String)>,
+    /// Timeout for each call to the issuer.
+    pub timeout: Duration,
+}
+
+/// `[session]`: how signed-in state is kept.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// Key material from which cookie keys are derived.
+    pub secret: Secret,
+    /// Maximum lifetime of a session.
+    pub lifetime: Duration,
+    /// Base name of every cookie the gateway sets (the `__Host-` prefix is added on https).
+    pub cookie_name: String,
+}
+
+/// A configuration that could not be loaded: every problem, one per line.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, line) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "config: {line}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+// ---- raw sections, read leniently -------------------------------------------------------
+
+#[derive(Default, Deserialize)]
+struct RawServer {
+    #[serde(default, deserialize_with = "lenient_string")]
+    listen: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    public_url: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+struct RawUpstream {
+    #[serde(default, deserialize_with = "lenient_string")]
+    url: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    timeout: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    connect_timeout: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+struct RawOidc {
+    #[serde(default, deserialize_with = "lenient_string")]
+    issuer: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    region: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    user_pool_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    client_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    client_secret: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    client_secret_file: Option<String>,
+    scopes: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    cognito_domain: Option<String>,
+    allowed_algorithms: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    clock_leeway: Option<String>,
+    authorize_params: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    timeout: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+struct RawSession {
+    #[serde(default, deserialize_with = "lenient_string")]
+    secret: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    secret_file: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    lifetime: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    cookie_name: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+struct RawHeader {
+    #[serde(default, deserialize_with = "lenient_string")]
+    name: Option<String>,
+    claim: Option<OneOrMany>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    split: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    join: Option<String>,
+}
+
+/// `claim = "a"` or `claim = ["a", "b"]` (first one present wins).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// Environment values arrive typed (`123` becomes a number): accept scalars where a string is meant,
+/// so a numeric client id or secret set through the environment still works.
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        S(String),
+        I(i64),
+        U(u64),
+        F(f64),
+        B(bool),
+    }
+    Ok(Option::<Scalar>::deserialize(d)?.map(|s| match s {
+        Scalar::S(s) => s,
+        Scalar::I(i) => i.to_string(),
+        Scalar::U(u) => u.to_string(),
+        Scalar::F(f) => f.to_string(),
+        Scalar::B(b) => b.to_string(),
+    }))
+}
+
+const SECTIONS: [&str; 5] = ["server", "upstream", "oidc", "session", "headers"];
+
+/// Loads and validates the configuration from `path` and the process environment.
+pub fn load(path: &Path) -> Result<Settings, ConfigErrors> {
+    if !path.exists() {
+        return Err(ConfigErrors(vec![format!(
+            "file {} does not exist",
+            path.display()
+        )]));
+    }
+    let figment = Figment::new().merge(Toml::file(path)).merge(
+        Env::prefixed(ENV_PREFIX)
+            .split("__")
+            // The config file's own path may be given as PORTCULLIS_CONFIG.
+            .ignore(&["config"]),
+    );
+    from_figment(&figment)
+}
+
+/// Validates a configuration given as a TOML string (environment not consulted); for tests and tools.
+pub fn from_toml_str(toml: &str) -> Result<Settings, ConfigErrors> {
+    from_figment(&Figment::from(Toml::string(toml)))
+}
+
+fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
+    let mut errors = Vec::new();
+    match figment.extract::<BTreeMap<String, Value>>() {
+        Ok(top) => {
+            for key in top.keys().filter(|k| !SECTIONS.contains(&k.as_str())) {
+                errors.push(format!("{key}: unknown section"));
+            }
+        }
+        Err(e) => errors.push(e.to_string()),
+    }
+    let server: RawServer = section(figment, "server", &mut errors);
+    let upstream: RawUpstream = section(figment, "upstream", &mut errors);
+    let oidc: RawOidc = section(figment, "oidc", &mut errors);
+    let session: RawSession = section(figment, "session", &mut errors);
+    let headers: Vec<RawHeader> = section(figment, "headers", &mut errors);
+
+    let server = validate_server(server, &mut errors);
+    let upstream = validate_upstream(upstream, &mut errors);
+    let oidc = validate_oidc(oidc, &mut errors);
+    let session = validate_session(session, &mut errors);
+    let identity = validate_headers(headers, &mut errors);
+
+    match (server, upstream, oidc, session) {
+        (Some(server), Some(upstream), Some(oidc), Some(session)) if errors.is_empty() => {
+            Ok(Settings {
+                server,
+                upstream,
+                oidc,
+                session,
+                identity,
+            })
+        }
+        _ => Err(ConfigErrors(errors)),
+    }
+}
+
+/// Reads one section, recording unknown keys and type errors instead of stopping at the first.
+fn section<T: DeserializeOwned + Default>(
+    figment: &Figment,
+    key: &str,
+    errors: &mut Vec<String>,
+) -> T {
+    let value = match figment.find_value(key) {
+        Ok(v) => v,
+        Err(e) if e.missing() => return T::default(),
+        Err(e) => {
+            errors.push(format!("{key}: {e}"));
+            return T::default();
+        }
+    };
+    let mut unknown = Vec::new();
+    let result = serde_ignored::deserialize(&value, |path| unknown.push(path.to_string()));
+    for path in unknown {
+        errors.push(format!("{key}.{path}: unknown key"));
+    }
+    match result {
+        Ok(v) => v,
+        Err(e) => {
+            let at = if e.path.is_empty() {
+                key.to_string()
+            } else {
+                format!("{key}.{}", e.path.join("."))
+            };
+            errors.push(format!("{at}: {}", e.kind));
+            T::default()
+        }
+    }
+}
+
+fn required(value: Option<String>, key: &str, errors: &mut Vec<String>) -> Option<String> {
+    match value {
+        Some(v) if !v.trim().is_empty() => Some(v.trim().to_string()),
+        _ => {
+            errors.push(format!("{key}: required"));
+            None
+        }
+    }
+}
+
+fn duration(
+    value: Option<String>,
+    key: &str,
+    default: Duration,
+    errors: &mut Vec<String>,
+) -> Duration {
+    let Some(text) = value else { return default };
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if !d.is_zero() => d,
+        Ok(_) => {
+            errors.push(format!("{key}: must be greater than zero"));
+            default
+        }
+        Err(e) => {
+            errors.push(format!("{key}: {e} (use e.g. \"30s\", \"8h\")"));
+            default
+        }
+    }
+}
+
+/// Whether `url` is https, or plain http to a loopback host (local development and tests).
+pub(crate) fn is_https_or_loopback(url: &Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => match url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// Reads a secret given inline or as a file; exactly one of the two must be set when `required`.
+fn secret(
+    inline: Option<String>,
+    file: Option<String>,
+    key: &str,
+    required: bool,
+    errors: &mut Vec<String>,
+) -> Option<Secret> {
+    match (inline, file) {
+        (Some(_), Some(_)) => {
+            errors.push(format!("{key}: set either {key} or {key}_file, not both"));
+            None
+        }
+        (Some(v), None) => Some(Secret::new(v)),
+        (None, Some(path)) => match std::fs::read_to_string(&path) {
+            // Files written by editors and `kubectl create secret` often end in a newline.
+            Ok(v) => Some(Secret::new(v.trim_end_matches(['\r', '\n']))),
+            Err(e) => {
+                errors.push(format!("{key}_file: cannot read {path}: {e}"));
+                None
+            }
+        },
+        (None, None) => {
+            if required {
+                errors.push(format!("{key}: required (or {key}_file)"));
+            }
+            None
+        }
+    }
+}
+
+fn validate_server(raw: RawServer, errors: &mut Vec<String>) -> Option<ServerSettings> {
+    let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let listen = match listen_text.trim().parse::<SocketAddr>() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            errors.push(format!(
+                "server.listen: {listen_text:?} is not an address like \"0.0.0.0:4180\""
+            ));
+            None
+        }
+    };
+    let public = required(raw.public_url, "server.public_url", errors).and_then(|text| {
+        match Url::parse(&text) {
+            Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+                errors.push("server.public_url: must be an http or https URL".to_string());
+                None
+            }
+            Ok(url) if url.path() != "/" || url.query().is_some() || url.fragment().is_some() => {
+                errors.push(format!(
+                    "server.public_url: must be an origin without a path, e.g. {}",
+                    url.origin().ascii_serialization()
+                ));
+                None
+            }
+            Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+                errors.push("server.public_url: must not contain credentials".to_string());
+                None
+            }
+            Ok(url) => Some(url),
+            Err(e) => {
+                errors.push(format!("server.public_url: {e}"));
+                None
+            }
+        }
+    });
+    let (listen, public) = (listen?, public?);
+    let public_host = match (public.host_str(), public.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => String::new(),
+    };
+    Some(ServerSettings {
+        listen,
+        public_origin: public.origin().ascii_serialization(),
+        public_host,
+        public_scheme: public.scheme().to_string(),
+    })
+}
+
+fn validate_upstream(raw: RawUpstream, errors: &mut Vec<String>) -> Option<UpstreamSettings> {
+    let timeout = duration(
+        raw.timeout,
+        "upstream.timeout",
+        DEFAULT_UPSTREAM_TIMEOUT,
+        errors,
+    );
+    let connect_timeout = duration(
+        raw.connect_timeout,
+        "upstream.connect_timeout",
+        DEFAULT_UPSTREAM_CONNECT_TIMEOUT,
+        errors,
+    );
+    let text = required(raw.url, "upstream.url", errors)?;
+    let url = match Url::parse(&text) {
+        Ok(u) => u,
+        Err(e) => {
+            errors.push(format!("upstream.url: {e}"));
+            return None;
+        }
+    };
+    if url.scheme() != "http" {
+        errors.push(
+            "upstream.url: only http:// upstreams are supported (the app next to the gateway)"
+                .into(),
+        );
+        return None;
+    }
+    if url.path() != "/" || url.query().is_some() {
+        errors.push(
+            "upstream.url: must not have a path or query; requests keep their own path".into(),
+        );
+        return None;
+    }
+    let authority = match (url.host_str(), url.port_or_known_default()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        _ => {
+            errors.push("upstream.url: needs a host".into());
+            return None;
+        }
+    };
+    match authority.parse() {
+        Ok(origin) => Some(UpstreamSettings {
+            origin,
+            timeout,
+            connect_timeout,
+        }),
+        Err(_) => {
+            errors.push("upstream.url: host is not valid".into());
+            None
+        }
+    }
+}
+
+/// Region part of a Cognito user pool id (`eu-west-1_AbC123` gives `eu-west-1`), if the id is well formed.
+pub fn cognito_pool_region(pool_id: &str) -> Option<&str> {
+    let (region, id) = pool_id.split_once('_')?;
+    let id_ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric());
+    let parts: Vec<&str> = region.split('-').collect();
+    // Shape `xx-name-1` or `xx-gov-name-1`.
+    let region_ok = match parts.as_slice() {
+        [cc, name, n] | [cc, _, name, n] => {
+            cc.len() == 2
+                && cc.bytes().all(|b| b.is_ascii_lowercase())
+                && !name.is_empty()
+                && name.bytes().all(|b| b.is_ascii_lowercase())
+                && n.len() == 1
+                && n.bytes().all(|b| b.is_ascii_digit())
+                && (parts.len() == 3 || parts[1] == "gov")
+        }
+        _ => false,
+    };
+    (id_ok && region_ok).then_some(region)
+}
+
+fn validate_oidc(raw: RawOidc, errors: &mut Vec<String>) -> Option<OidcSettings> {
+    let issuer = match (raw.issuer, raw.user_pool_id) {
+        (Some(_), Some(_)) => {
+            errors.push("oidc.issuer: set either issuer or user_pool_id, not both".into());
+            None
+        }
+        (Some(issuer), None) => match Url::parse(issuer.trim()) {
+            Ok(url) if is_https_or_loopback(&url) => Some(issuer.trim().to_string()),
+            Ok(_) => {
+                errors.push("oidc.issuer: must be https (plain http only on loopback)".into());
+                None
+            }
+            Err(e) => {
+                errors.push(format!("oidc.issuer: {e}"));
+                None
+            }
+        },
+        (None, Some(pool)) => {
+            let pool = pool.trim();
+            match cognito_pool_region(pool) {
+                None => {
+                    errors.push(format!(
+                        "oidc.user_pool_id: {pool:?} is not a Cognito user pool id like \"eu-west-1_AbC123xyz\""
+                    ));
+                    None
+                }
+                Some(derived) => {
+                    let region = raw.region.as_deref().map(str::trim).unwrap_or(derived);
+                    if region != derived {
+                        errors.push(format!(
+                            "oidc.region: {region:?} does not match the user pool id's region {derived:?}"
+                        ));
+                        None
+                    } else {
+                        Some(format!("https://cognito-idp.{region}.amazonaws.com/{pool}"))
+                    }
+                }
+            }
+        }
+        (None, None) => {
+            if raw.region.is_some() {
+                errors.push("oidc.user_pool_id: required with oidc.region".into());
+            } else {
+                errors.push("oidc.issuer: required (or oidc.user_pool_id for Cognito)".into());
+            }
+            None
+        }
+    };
+    let client_id = required(raw.client_id, "oidc.client_id", errors);
+    let client_secret = secret(
+        raw.client_secret,
+        raw.client_secret_file,
+        "oidc.client_secret",
+        false,
+        errors,
+    );
+    let scopes = raw
+        .scopes
+        .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect());
+    if !scopes.iter().any(|s| s == "openid") {
+        errors.push("oidc.scopes: must include \"openid\"".into());
+    }
+    if let Some(bad) = scopes
+        .iter()
+        .find(|s| s.is_empty() || s.bytes().any(|b| b <= b' ' || b == b'"' || b == b'\\'))
+    {
+        errors.push(format!("oidc.scopes: {bad:?} is not a valid scope token"));
+    }
+    let cognito_domain = raw.cognito_domain.and_then(|text| {
+        let text = text.trim().trim_end_matches('/');
+        let with_scheme = if text.contains("://") {
+            text.to_string()
+        } else {
+            format!("https://{text}")
+        };
+        match Url::parse(&with_scheme) {
+            Ok(u) if is_https_or_loopback(&u) && u.path() == "/" && u.query().is_none() => Some(u),
+            Ok(_) => {
+                errors.push(
+                    "oidc.cognito_domain: must be a domain like myapp.auth.eu-west-1.amazoncognito.com or an https origin"
+                        .into(),
+                );
+                None
+            }
+            Err(e) => {
+                errors.push(format!("oidc.cognito_domain: {e}"));
+                None
+            }
+        }
+    });
+    let allowed_algorithms = raw
+        .allowed_algorithms
+        .unwrap_or_else(|| vec!["RS256".to_string()])
+        .into_iter()
+        .filter_map(|name| match crate::oidc::parse_algorithm(&name) {
+            Ok(a) => Some(a),
+            Err(why) => {
+                errors.push(format!("oidc.allowed_algorithms: {why}"));
+                None
+            }
+        })
+        .collect::<Vec<_>>();
+    let clock_leeway = duration(
+        raw.clock_leeway,
+        "oidc.clock_leeway",
+        DEFAULT_CLOCK_LEEWAY,
+        errors,
+    );
+    if clock_leeway > Duration::from_secs(300) {
+        errors.push("oidc.clock_leeway: at most 5m".into());
+    }
+    let timeout = duration(raw.timeout, "oidc.timeout", DEFAULT_ISSUER_TIMEOUT, errors);
+    let mut authorize_params = Vec::new();
+    for (name, value) in raw.authorize_params.unwrap_or_default() {
+        if RESERVED_AUTHORIZE_PARAMS.contains(&name.as_str()) {
+            errors.push(format!(
+                "oidc.authorize_params.{name}: set by the gateway itself and cannot be overridden"
+            ));
+        } else {
+            authorize_params.push((name, value));
+        }
+    }
+    Some(OidcSettings {
+        issuer: issuer?,
+        client_id: client_id?,
+        client_secret,
+        scopes,
+        cognito_domain,
+        allowed_algorithms,
+        clock_leeway,
+        authorize_params,
+        timeout,
+    })
+}
+
+fn validate_session(raw: RawSession, errors: &mut Vec<String>) -> Option<SessionSettings> {
+    let secret = secret(raw.secret, raw.secret_file, "session.secret", true, errors);
+    if let Some(s) = &secret {
+        if s.expose().len() < MIN_SECRET_LEN {
+            errors.push(format!(
+                "session.secret: must be at least {MIN_SECRET_LEN} bytes (generate one with `openssl rand -base64 48`)"
+            ));
+        }
+    }
+    let lifetime = duration(
+        raw.lifetime,
+        "session.lifetime",
+        DEFAULT_SESSION_LIFETIME,
+        errors,
+    );
+    let cookie_name = raw
+        .cookie_name
+        .unwrap_or_else(|| DEFAULT_COOKIE_NAME.to_string());
+    let name_ok = !cookie_name.is_empty()
+        && cookie_name.len() <= 64
+        && !cookie_name.starts_with("__")
+        && cookie_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !name_ok {
+        errors.push(format!(
+            "session.cookie_name: {cookie_name:?} must be 1-64 letters, digits, '-' or '_' (the __Host- prefix is added on https)"
+        ));
+    }
+    Some(SessionSettings {
+        secret: secret?,
+        lifetime,
+        cookie_name,
+    })
+}
+
+fn validate_headers(raw: Vec<RawHeader>, errors: &mut Vec<String>) -> IdentityHeaders {
+    let mut mappings = Vec::new();
+    for (i, h) in raw.into_iter().enumerate() {
+        let key = format!("headers[{i}]");
+        let name = match h
+            .name
+            .as_deref()
+            .map(|n| http::HeaderName::from_bytes(n.as_bytes()))
+        {
+            Some(Ok(n)) => Some(n),
+            Some(Err(_)) => {
+                errors.push(format!("{key}.name: not a valid header name"));
+                None
+            }
+            None => {
+                errors.push(format!("{key}.name: required"));
+                None
+            }
+        };
+        let claims = match h.claim {
+            Some(OneOrMany::One(c)) => vec![c],
+            Some(OneOrMany::Many(cs)) if !cs.is_empty() => cs,
+            _ => {
+                errors.push(format!("{key}.claim: required"));
+                Vec::new()
+            }
+        };
+        let mut paths = Vec::new();
+        for c in &claims {
+            match ClaimPath::parse(c) {
+                Ok(p) => paths.push(p),
+                Err(why) => errors.push(format!("{key}.claim: {why}")),
+            }
+        }
+        if h.split.as_deref() == Some("") {
+            errors.push(format!("{key}.split: must not be empty"));
+        }
+        let join = h.join.unwrap_or_else(|| ",".to_string());
+        if join.bytes().any(|b| b.is_ascii_control()) {
+            errors.push(format!("{key}.join: must not contain control characters"));
+        }
+        if let Some(name) = name {
+            mappings.push(HeaderMapping {
+                name,
+                claims: paths,
+                split: h.split.filter(|s| !s.is_empty()),
+                join,
+            });
+        }
+    }
+    IdentityHeaders::with_defaults(mappings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [server]
+        public_url = "https://app.example.com"
+        [upstream]
+        url = "http://127.0.0.1:8080"
+        [oidc]
+        user_pool_id = "eu-west-1_AbC123"
+        client_id = "abc"
+        [session]
+        secret = "0123456789abcdef0123456789abcdef"
+    "#;
+
+    #[test]
+    fn minimal_cognito_config_derives_issuer() {
+        let s = from_toml_str(MINIMAL).unwrap();
+        assert_eq!(
+            s.oidc.issuer,
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123"
+        );
+        assert_eq!(s.server.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(
+            s.server.redirect_uri(),
+            "https://app.example.com/oauth2/callback"
+        );
+        assert!(s.server.secure_cookies());
+        assert!(s.oidc.client_secret.is_none());
+        assert_eq!(s.oidc.scopes, DEFAULT_SCOPES);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = from_toml_str(
+            r#"
+            typo = 1
+            [server]
+            public_url = "ftp://x"
+            lisen = "x"
+            [upstream]
+            [oidc]
+            user_pool_id = "nope"
+            client_id = "abc"
+            allowed_algorithms = ["HS256", "none"]
+            [session]
+            secret = "short"
+            lifetime = "forever"
+            [[headers]]
+            name = "bad header"
+            "#,
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        for expected in [
+            "typo: unknown section",
+            "server.lisen: unknown key",
+            "server.public_url",
+            "upstream.url: required",
+            "oidc.user_pool_id",
+            "oidc.allowed_algorithms: HS256",
+            "oidc.allowed_algorithms: none",
+            "session.secret: must be at least 32 bytes",
+            "session.lifetime",
+            "headers[0].name",
+            "headers[0].claim: required",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn type_errors_name_the_key() {
+        let err = from_toml_str(&format!(
+            "{MINIMAL}\n[[headers]]\nname = \"X-A\"\nclaim = {{ a = 1 }}\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("headers"), "{err}");
+    }
+
+    #[test]
+    fn pool_ids() {
+        assert_eq!(cognito_pool_region("us-east-1_AbC"), Some("us-east-1"));
+        assert_eq!(
+            cognito_pool_region("us-gov-west-1_x9"),
+            Some("us-gov-west-1")
+        );
+        for bad in [
+            "",
+            "us-east-1",
+            "us-east-1_",
+            "US-east-1_a",
+            "us-east-x_a",
+            "us-east-1_a/b",
+            "../_a",
+        ] {
+            assert_eq!(cognito_pool_region(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn region_must_match_pool() {
+        let cfg = MINIMAL.replace("[oidc]", "[oidc]\nregion = \"us-east-1\"");
+        assert!(
+            from_toml_str(&cfg)
+                .unwrap_err()
+                .to_string()
+                .contains("oidc.region")
+        );
+    }
+
+    #[test]
+    fn secret_is_not_printed() {
+        let s = from_toml_str(MINIMAL).unwrap();
+        assert!(!format!("{s:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn plain_http_issuer_only_on_loopback() {
+        let cfg = MINIMAL.replace(
+            "user_pool_id = \"eu-west-1_AbC123\"",
+            "issuer = \"http://idp.example.com\"",
+        );
+        assert!(
+            from_toml_str(&cfg)
+                .unwrap_err()
+                .to_string()
+                .contains("oidc.issuer")
+        );
+        let cfg = MINIMAL.replace(
+            "user_pool_id = \"eu-west-1_AbC123\"",
+            "issuer = \"http://127.0.0.1:9000/pool\"",
+        );
+        assert!(from_toml_str(&cfg).is_ok());
+    }
+
+    #[test]
+    fn reserved_authorize_params_are_refused() {
+        let cfg = format!("{MINIMAL}\n[oidc.authorize_params]\nstate = \"x\"\n");
+        // MINIMAL already has an [oidc] table; TOML allows a sub-table after it.
+        assert!(
+            from_toml_str(&cfg)
+                .unwrap_err()
+                .to_string()
+                .contains("authorize_params.state")
+        );
+    }
+}

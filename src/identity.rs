@@ -1,0 +1,367 @@
+//! Identity headers: which claims reach the upstream, under which header names, and the stripping of
+//! every client-sent copy of those headers.
+//!
+//! The upstream trusts these headers blindly, so two rules hold: a managed header is removed from
+//! the client's request whatever its spelling (`X-Forwarded-User`, `x_forwarded_user`,
+//! `X.Forwarded.User` are one header to many frameworks), and a value that is not a safe header
+//! value is never sent.
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::{Map, Value};
+
+/// Headers the gateway sets about the connection; client copies in any spelling are removed too.
+const FORWARDING_HEADERS: [&str; 6] = [
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-real-ip",
+    "forwarded",
+];
+
+/// A claim reference: a top-level name such as `custom:roles`, or a dotted path into nested objects
+/// (`address.country`), with `\.` standing for a literal dot inside a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimPath(Vec<String>);
+
+impl ClaimPath {
+    /// Parses `a.b`, `custom:roles`, `https://example\.com/roles`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut segments = Vec::new();
+        let mut current = String::new();
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some(next @ ('.' | '\\')) => current.push(next),
+                    _ => return Err(format!("{text:?}: '\\' must be followed by '.' or '\\'")),
+                },
+                '.' => segments.push(std::mem::take(&mut current)),
+                c => current.push(c),
+            }
+        }
+        segments.push(current);
+        if segments.iter().any(String::is_empty) {
+            return Err(format!("{text:?} has an empty segment"));
+        }
+        Ok(Self(segments))
+    }
+
+    /// The value at this path, if every segment is present.
+    pub fn lookup<'a>(&self, claims: &'a Map<String, Value>) -> Option<&'a Value> {
+        let (first, rest) = self.0.split_first()?;
+        let mut value = claims.get(first)?;
+        for segment in rest {
+            value = value.as_object()?.get(segment)?;
+        }
+        Some(value)
+    }
+}
+
+/// One identity header: its name, the claims it may come from (the first present wins), and how
+/// values are split and joined.
+#[derive(Debug, Clone)]
+pub struct HeaderMapping {
+    /// Header sent to the upstream.
+    pub name: HeaderName,
+    /// Claims to read, in order of preference.
+    pub claims: Vec<ClaimPath>,
+    /// Delimiter that splits a string claim into several values (`|` for `custom:roles`).
+    pub split: Option<String>,
+    /// Delimiter placed between values.
+    pub join: String,
+}
+
+impl HeaderMapping {
+    fn new(name: &'static str, claims: &[&str]) -> Self {
+        Self {
+            name: HeaderName::from_static(name),
+            claims: claims
+                .iter()
+                .map(|c| ClaimPath(vec![(*c).to_string()]))
+                .collect(),
+            split: None,
+            join: ",".to_string(),
+        }
+    }
+
+    /// The values this mapping produces for `claims`, before joining.
+    pub fn values(&self, claims: &Map<String, Value>) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(value) = self.claims.iter().find_map(|p| p.lookup(claims)) {
+            collect(value, self.split.as_deref(), &mut out, 0);
+        }
+        out
+    }
+
+    /// The header value for `claims`: `None` when the claim is absent or empty, or when the value
+    /// holds characters a header must not carry.
+    pub fn value(&self, claims: &Map<String, Value>) -> Option<HeaderValue> {
+        let values = self.values(claims);
+        if values.is_empty() {
+            return None;
+        }
+        let joined = values.join(&self.join);
+        if joined.bytes().any(|b| b.is_ascii_control()) {
+            tracing::warn!(header = %self.name, "claim value holds control characters; header not sent");
+            return None;
+        }
+        HeaderValue::from_bytes(joined.as_bytes()).ok()
+    }
+}
+
+/// Flattens a claim value into strings: strings (split when asked), numbers and booleans as text,
+/// arrays element by element; objects and nulls give nothing.
+fn collect(value: &Value, split: Option<&str>, out: &mut Vec<String>, depth: usize) {
+    match value {
+        Value::String(s) => match split {
+            Some(sep) => out.extend(
+                s.split(sep)
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string),
+            ),
+            None if !s.is_empty() => out.push(s.clone()),
+            None => {}
+        },
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Bool(b) => out.push(b.to_string()),
+        // One level of nesting covers every claim shape seen in practice; deeper is ignored.
+        Value::Array(items) if depth == 0 => {
+            for item in items {
+                collect(item, split, out, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The full set of identity headers: defaults compatible with apps written for oauth2-proxy, with
+/// `[[headers]]` mappings added (or replacing a default of the same name).
+#[derive(Debug, Clone)]
+pub struct IdentityHeaders {
+    mappings: Vec<HeaderMapping>,
+}
+
+impl IdentityHeaders {
+    /// The defaults plus `custom`.
+    pub fn with_defaults(custom: Vec<HeaderMapping>) -> Self {
+        let mut mappings: Vec<HeaderMapping> = [
+            HeaderMapping::new("x-forwarded-user", &["sub"]),
+            HeaderMapping::new("x-forwarded-email", &["email"]),
+            HeaderMapping::new(
+                "x-forwarded-preferred-username",
+                &["cognito:username", "preferred_username"],
+            ),
+            HeaderMapping::new("x-forwarded-groups", &["cognito:groups", "groups"]),
+        ]
+        .into_iter()
+        .filter(|d| !custom.iter().any(|c| c.name == d.name))
+        .collect();
+        mappings.extend(custom);
+        Self { mappings }
+    }
+
+    /// The mapping for `name`, if any.
+    pub fn mapping(&self, name: &str) -> Option<&HeaderMapping> {
+        self.mappings.iter().find(|m| m.name == name)
+    }
+
+    /// Whether `name` is a managed header in any spelling.
+    pub fn is_managed(&self, name: &HeaderName) -> bool {
+        let name = name.as_str().as_bytes();
+        self.mappings
+            .iter()
+            .map(|m| m.name.as_str())
+            .chain(FORWARDING_HEADERS)
+            .any(|managed| same_header(name, managed.as_bytes()))
+    }
+
+    /// Removes every header the gateway manages from a client request.
+    pub fn strip(&self, headers: &mut HeaderMap) {
+        // Collected first: a HeaderMap cannot be changed while iterated. Empty in the usual case,
+        // and an empty Vec does not allocate.
+        let doomed: Vec<HeaderName> = headers
+            .keys()
+            .filter(|n| self.is_managed(n))
+            .cloned()
+            .collect();
+        for name in doomed {
+            headers.remove(name);
+        }
+    }
+
+    /// Adds the identity headers for `claims` (call after [`strip`](Self::strip)).
+    pub fn apply(&self, claims: &Map<String, Value>, headers: &mut HeaderMap) {
+        for m in &self.mappings {
+            if let Some(v) = m.value(claims) {
+                headers.insert(m.name.clone(), v);
+            }
+        }
+    }
+}
+
+/// Header names compared as many servers do: ASCII case-insensitive, with `-`, `_` and `.` alike.
+fn same_header(a: &[u8], b: &[u8]) -> bool {
+    fn fold(c: u8) -> u8 {
+        match c {
+            b'_' | b'.' => b'-',
+            c => c.to_ascii_lowercase(),
+        }
+    }
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| fold(*x) == fold(*y))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    fn mapping(claim: &str, split: Option<&str>, join: &str) -> HeaderMapping {
+        HeaderMapping {
+            name: HeaderName::from_static("x-test"),
+            claims: vec![ClaimPath::parse(claim).unwrap()],
+            split: split.map(str::to_string),
+            join: join.to_string(),
+        }
+    }
+
+    #[test]
+    fn claim_paths() {
+        let c = claims(json!({
+            "custom:roles": "a|b",
+            "address": {"country": "NL"},
+            "https://example.com/roles": ["x"],
+        }));
+        assert_eq!(
+            ClaimPath::parse("custom:roles").unwrap().lookup(&c),
+            Some(&json!("a|b"))
+        );
+        assert_eq!(
+            ClaimPath::parse("address.country").unwrap().lookup(&c),
+            Some(&json!("NL"))
+        );
+        assert_eq!(
+            ClaimPath::parse(r"https://example\.com/roles")
+                .unwrap()
+                .lookup(&c),
+            Some(&json!(["x"]))
+        );
+        assert_eq!(ClaimPath::parse("address.city").unwrap().lookup(&c), None);
+        assert_eq!(ClaimPath::parse("custom:roles.x").unwrap().lookup(&c), None);
+        for bad in ["", "a..b", ".a", "a.", r"a\b", "a\\"] {
+            assert!(ClaimPath::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn values_are_split_joined_and_stringified() {
+        let c = claims(json!({
+            "custom:roles": "authp/admin|authp/user",
+            "cognito:groups": ["admins", "staff"],
+            "n": 42,
+            "b": true,
+            "mixed": ["a|b", 1, {"x": 1}, null],
+            "empty": "",
+        }));
+        let v = |m: HeaderMapping| m.value(&c).map(|h| h.to_str().unwrap().to_string());
+        assert_eq!(
+            v(mapping("custom:roles", Some("|"), ",")).as_deref(),
+            Some("authp/admin,authp/user")
+        );
+        assert_eq!(
+            v(mapping("custom:roles", None, ",")).as_deref(),
+            Some("authp/admin|authp/user")
+        );
+        assert_eq!(
+            v(mapping("cognito:groups", None, ";")).as_deref(),
+            Some("admins;staff")
+        );
+        assert_eq!(v(mapping("n", None, ",")).as_deref(), Some("42"));
+        assert_eq!(v(mapping("b", None, ",")).as_deref(), Some("true"));
+        assert_eq!(
+            v(mapping("mixed", Some("|"), ",")).as_deref(),
+            Some("a,b,1")
+        );
+        assert_eq!(v(mapping("empty", None, ",")), None);
+        assert_eq!(v(mapping("absent", None, ",")), None);
+    }
+
+    #[test]
+    fn unsafe_values_are_never_sent() {
+        for bad in ["a\r\nX-Injected: 1", "a\nb", "a\0b", "tab\there", "del\x7f"] {
+            let c = claims(json!({ "v": bad }));
+            assert_eq!(mapping("v", None, ",").value(&c), None, "{bad:?}");
+        }
+        // Non-ASCII text is a legal header value and is passed as UTF-8.
+        let c = claims(json!({ "v": "José" }));
+        assert_eq!(
+            mapping("v", None, ",").value(&c).unwrap().as_bytes(),
+            "José".as_bytes()
+        );
+    }
+
+    #[test]
+    fn defaults_and_fallbacks() {
+        let ids = IdentityHeaders::with_defaults(vec![]);
+        let mut h = HeaderMap::new();
+        ids.apply(
+            &claims(json!({"sub": "u1", "email": "a@b.c", "preferred_username": "alice", "groups": ["g1", "g2"]})),
+            &mut h,
+        );
+        assert_eq!(h["x-forwarded-user"], "u1");
+        assert_eq!(h["x-forwarded-email"], "a@b.c");
+        assert_eq!(h["x-forwarded-preferred-username"], "alice");
+        assert_eq!(h["x-forwarded-groups"], "g1,g2");
+        let mut h = HeaderMap::new();
+        ids.apply(
+            &claims(json!({"sub": "u1", "cognito:username": "bob", "preferred_username": "x"})),
+            &mut h,
+        );
+        assert_eq!(h["x-forwarded-preferred-username"], "bob");
+    }
+
+    #[test]
+    fn custom_mapping_replaces_default_of_same_name() {
+        let mut m = mapping("email", None, ",");
+        m.name = HeaderName::from_static("x-forwarded-user");
+        let ids = IdentityHeaders::with_defaults(vec![m]);
+        let mut h = HeaderMap::new();
+        ids.apply(&claims(json!({"sub": "u1", "email": "a@b.c"})), &mut h);
+        assert_eq!(h["x-forwarded-user"], "a@b.c");
+    }
+
+    #[test]
+    fn strip_removes_every_spelling() {
+        let mut custom = mapping("custom:roles", Some("|"), ",");
+        custom.name = HeaderName::from_static("x-roles");
+        let ids = IdentityHeaders::with_defaults(vec![custom]);
+        let mut h = HeaderMap::new();
+        for name in [
+            "x-forwarded-user",
+            "X-Forwarded-Email",
+            "x_forwarded_user",
+            "x.forwarded.groups",
+            "X_FORWARDED-PREFERRED.USERNAME",
+            "x_roles",
+            "x-forwarded-host",
+            "forwarded",
+            "x_real_ip",
+        ] {
+            h.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static("evil"),
+            );
+        }
+        h.insert("x-other", HeaderValue::from_static("kept"));
+        h.insert("x-forwarded-userx", HeaderValue::from_static("kept"));
+        ids.strip(&mut h);
+        let mut left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        left.sort();
+        assert_eq!(left, ["x-forwarded-userx", "x-other"]);
+    }
+}

@@ -1,0 +1,17 @@
+//! portcullis: an identity-aware reverse proxy. It signs people in through an OpenID Connect
+//! issuer (Amazon Cognito first), keeps their session, and forwards their requests to the
+//! upstream app with identity headers it can trust.
+//!
+//! The request's path through the crate: [`server`] routes it; [`session`] opens its cookie;
+//! [`oidc`] runs sign-in and validates tokens; [`identity`] turns claims into headers; [`proxy`]
+//! forwards it. [`config`] checks everything up front; [`redirect`] keeps redirects local.
+
+pub mod config;
+pub mod identity;
+pub mod oidc;
+pub mod proxy;
+pub mod redirect;
+pub mod server;
+pub mod session;
+
+pub use server::{app, serve};

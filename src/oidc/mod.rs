@@ -1,0 +1,126 @@
+//! The OpenID Connect issuer: discovery, signing keys, the authorization-code flow and ID token
+//! validation.
+//!
+//! [`Issuer`] is shared by every request. It starts empty and becomes ready once discovery and the
+//! JWKS have loaded (retried in the background with backoff, so the gateway can start before its
+//! issuer); until then sign-in attempts get a 503 and `/readyz` says not ready.
+
+mod discovery;
+mod fetch;
+mod flow;
+mod jwks;
+mod token;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use jsonwebtoken::Algorithm;
+use tokio::task::JoinHandle;
+
+use crate::config::OidcSettings;
+
+pub use discovery::Metadata;
+pub use fetch::FetchError;
+pub use flow::{AuthorizeRequest, ExchangeError, TokenResponse, pkce_challenge, random_token};
+pub use jwks::KeyStore;
+pub use token::{TokenError, constant_time_eq, now_secs};
+
+/// First wait after a failed discovery; doubled after each failure up to [`MAX_DISCOVERY_BACKOFF`].
+const FIRST_DISCOVERY_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest wait between discovery attempts.
+const MAX_DISCOVERY_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Parses a signature algorithm name for `oidc.allowed_algorithms`; symmetric algorithms and `none`
+/// are refused, since a client secret must never double as a signing key.
+pub fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
+    match name {
+        "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "EdDSA" => {
+            name.parse().map_err(|_| format!("{name}: unsupported"))
+        }
+        "HS256" | "HS384" | "HS512" | "none" => Err(format!(
+            "{name}: not allowed (only asymmetric signatures are accepted)"
+        )),
+        _ => Err(format!("{name}: unknown algorithm")),
+    }
+}
+
+/// What discovery yields: the issuer's endpoints and its signing keys.
+#[derive(Debug)]
+pub struct Provider {
+    /// Endpoints from the discovery document.
+    pub metadata: Metadata,
+    /// The JWKS cache.
+    pub keys: KeyStore,
+}
+
+/// The configured issuer, ready or not yet.
+#[derive(Debug)]
+pub struct Issuer {
+    settings: OidcSettings,
+    http: reqwest::Client,
+    provider: ArcSwapOption<Provider>,
+}
+
+impl Issuer {
+    /// An issuer that has not been discovered yet.
+    pub fn new(settings: OidcSettings) -> Result<Self, FetchError> {
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout)
+            // Issuer endpoints are named exactly by configuration and discovery; never follow
+            // a redirect elsewhere with a client secret or code attached.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FetchError::Client(e.to_string()))?;
+        Ok(Self {
+            settings,
+            http,
+            provider: ArcSwapOption::empty(),
+        })
+    }
+
+    /// The oidc settings this issuer was built from.
+    pub fn settings(&self) -> &OidcSettings {
+        &self.settings
+    }
+
+    /// The discovered provider, or `None` while the issuer has not been reached yet.
+    pub fn provider(&self) -> Option<Arc<Provider>> {
+        self.provider.load_full()
+    }
+
+    /// Fetches the discovery document and the JWKS once.
+    pub async fn discover(&self) -> Result<Provider, FetchError> {
+        let metadata = discovery::fetch(&self.http, &self.settings.issuer).await?;
+        let keys = KeyStore::load(self.http.clone(), metadata.jwks_uri.clone()).await?;
+        Ok(Provider { metadata, keys })
+    }
+
+    /// Discovers the issuer in the background, retrying with backoff until it succeeds.
+    pub fn spawn_discovery(self: &Arc<Self>) -> JoinHandle<()> {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut delay = FIRST_DISCOVERY_BACKOFF;
+            loop {
+                match this.discover().await {
+                    Ok(provider) => {
+                        tracing::info!(
+                            issuer = %this.settings.issuer,
+                            keys = provider.keys.len(),
+                            "issuer discovered"
+                        );
+                        this.provider.store(Some(Arc::new(provider)));
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(issuer = %this.settings.issuer, error = %e, retry_in = ?delay, "issuer discovery failed");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(MAX_DISCOVERY_BACKOFF);
+                    }
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,239 @@
+//! Forwarding to the upstream: a pooled HTTP/1.1 client, bodies streamed both ways, hop-by-hop
+//! headers removed both ways, WebSocket (and other) upgrades spliced through.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::header::{CONNECTION, HOST, UPGRADE};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri, Version};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use crate::config::UpstreamSettings;
+use crate::server::GatewayError;
+
+/// Headers that describe one connection, not the message (RFC 9110, section 7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+];
+
+/// How the gateway describes the client to the upstream.
+pub struct Forwarded<'a> {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// `X-Forwarded-Proto`: the public scheme.
+    pub proto: &'a str,
+    /// `X-Forwarded-Host`: the public host.
+    pub host: &'a str,
+    /// The `X-Forwarded-For` chain the request arrived with (read before client headers were
+    /// stripped), to which the client's address is appended.
+    pub prior_for: Option<HeaderValue>,
+}
+
+/// The upstream application and a connection pool to it.
+#[derive(Clone)]
+pub struct Upstream {
+    client: Client<HttpConnector, Body>,
+    origin: Authority,
+    timeout: Duration,
+}
+
+impl Upstream {
+    /// A client for the configured upstream.
+    pub fn new(settings: &UpstreamSettings) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(settings.connect_timeout));
+        connector.set_nodelay(true);
+        Self {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            origin: settings.origin.clone(),
+            timeout: settings.timeout,
+        }
+    }
+
+    /// Sends `req` (already stripped of client identity headers and given the gateway's) upstream
+    /// and returns the upstream's response, streaming.
+    pub async fn forward(&self, mut req: Request<Body>, fwd: &Forwarded<'_>) -> Response {
+        let upgrade = upgrade_protocol(req.headers());
+        let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
+
+        let path = req
+            .uri()
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(Scheme::HTTP);
+        parts.authority = Some(self.origin.clone());
+        parts.path_and_query = Some(path);
+        let Ok(uri) = Uri::from_parts(parts) else {
+            return GatewayError::UpstreamUnavailable.into_response();
+        };
+        // HTTP/2 clients send :authority instead of Host; the app still wants the public host.
+        if !req.headers().contains_key(HOST) {
+            if let Some(v) = req
+                .uri()
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            {
+                req.headers_mut().insert(HOST, v);
+            }
+        }
+        *req.uri_mut() = uri;
+        *req.version_mut() = Version::HTTP_11;
+        let headers = req.headers_mut();
+        remove_hop_by_hop(headers);
+        set_forwarded(headers, fwd);
+        if let Some(protocol) = &upgrade {
+            headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+            headers.insert(UPGRADE, protocol.clone());
+        }
+
+        let mut response = match tokio::time::timeout(self.timeout, self.client.request(req)).await
+        {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "upstream request failed");
+                return GatewayError::UpstreamUnavailable.into_response();
+            }
+            Err(_) => {
+                tracing::warn!(timeout = ?self.timeout, "upstream timed out");
+                return GatewayError::UpstreamTimeout.into_response();
+            }
+        };
+
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            if let (Some(client_upgrade), Some(protocol)) = (client_upgrade, upgrade) {
+                let upstream_upgrade = hyper::upgrade::on(&mut response);
+                tokio::spawn(splice(client_upgrade, upstream_upgrade));
+                let (mut parts, _) = response.into_parts();
+                remove_hop_by_hop(&mut parts.headers);
+                parts
+                    .headers
+                    .insert(CONNECTION, HeaderValue::from_static("upgrade"));
+                parts.headers.insert(UPGRADE, protocol);
+                return Response::from_parts(parts, Body::empty());
+            }
+        }
+        let (mut parts, body) = response.into_parts();
+        remove_hop_by_hop(&mut parts.headers);
+        Response::from_parts(parts, Body::new(body))
+    }
+}
+
+/// The `Upgrade` protocol of an upgrade request (`Connection: upgrade` plus `Upgrade: x`).
+fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
+    let wants = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    wants.then(|| headers.get(UPGRADE).cloned()).flatten()
+}
+
+/// Removes hop-by-hop headers, including those the `Connection` header names.
+fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(UPGRADE);
+}
+
+/// Sets `X-Forwarded-For` (the client's chain plus its address), `-Proto` and `-Host`.
+fn set_forwarded(headers: &mut HeaderMap, fwd: &Forwarded<'_>) {
+    // A load balancer in front appends to the chain, so it is kept; apps trust only its right end.
+    let ip = fwd.peer.ip().to_string();
+    let chain = match fwd.prior_for.as_ref().and_then(|v| v.to_str().ok()) {
+        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
+        _ => ip,
+    };
+    for (name, value) in [
+        ("x-forwarded-for", chain.as_str()),
+        ("x-forwarded-proto", fwd.proto),
+        ("x-forwarded-host", fwd.host),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), v);
+        }
+    }
+}
+
+/// Copies bytes both ways between an upgraded client and an upgraded upstream connection.
+async fn splice(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
+    let (client, upstream) = match tokio::try_join!(client, upstream) {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::debug!(error = %e, "upgrade failed");
+            return;
+        }
+    };
+    let mut client = TokioIo::new(client);
+    let mut upstream = TokioIo::new(upstream);
+    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+        tracing::debug!(error = %e, "upgraded connection ended");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_go() {
+        let mut h = HeaderMap::new();
+        h.insert(CONNECTION, HeaderValue::from_static("keep-alive, x-secret"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("te", HeaderValue::from_static("trailers"));
+        h.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-kept"]);
+    }
+
+    #[test]
+    fn forwarded_chain() {
+        let mut h = HeaderMap::new();
+        let fwd = Forwarded {
+            peer: "10.0.0.1:5555".parse().unwrap(),
+            proto: "https",
+            host: "app.example.com",
+            prior_for: Some(HeaderValue::from_static("203.0.113.9")),
+        };
+        set_forwarded(&mut h, &fwd);
+        assert_eq!(h["x-forwarded-for"], "203.0.113.9, 10.0.0.1");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "app.example.com");
+    }
+
+    #[test]
+    fn upgrade_detection() {
+        let mut h = HeaderMap::new();
+        h.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        assert!(upgrade_protocol(&h).is_none());
+        h.insert(CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
+        assert_eq!(upgrade_protocol(&h).unwrap(), "websocket");
+    }
+}

@@ -1,0 +1,150 @@
+//! Post-login and post-logout targets (`rd`, the saved original URL): only a path on the gateway's
+//! own origin is ever followed; anything else falls back to `/`.
+//!
+//! Browsers are lenient about `Location` values (`/\evil.com`, `/%09/evil.com`, `//evil.com` and
+//! friends all leave the origin), so the rule is an allow-list: a printable-ASCII absolute path
+//! that, however often it is decoded and however its dot segments resolve, never starts a new
+//! authority and never holds a backslash or a control character.
+
+use percent_encoding::percent_decode_str;
+use url::Url;
+
+/// Longest target accepted; longer ones fall back to `/`.
+pub const MAX_TARGET_LEN: usize = 2048;
+
+/// An origin that cannot exist, used only to resolve dot segments.
+const PROBE_BASE: &str = "http://portcullis.invalid";
+
+/// The target to redirect to for `raw`: a normalised local path (with its query), or `/`.
+pub fn safe_target(raw: Option<&str>) -> String {
+    raw.and_then(local_path).unwrap_or_else(|| "/".to_string())
+}
+
+fn local_path(raw: &str) -> Option<String> {
+    if raw.len() > MAX_TARGET_LEN || !plain_path(raw) {
+        return None;
+    }
+    // Encoded slashes and backslashes have no business in a redirect target's path, at any
+    // depth. (The query may hold anything: it cannot change where the browser goes.)
+    let path_end = raw.find(['?', '#']).unwrap_or(raw.len());
+    let mut decoded = raw[..path_end].to_string();
+    for _ in 0..3 {
+        let lower = decoded.to_ascii_lowercase();
+        if lower.contains("%2f") || lower.contains("%5c") {
+            return None;
+        }
+        let next = percent_decode_str(&decoded)
+            .decode_utf8()
+            .ok()?
+            .into_owned();
+        if next == decoded {
+            break;
+        }
+        if next.starts_with("//") || next.bytes().any(|b| b == b'\\' || b.is_ascii_control()) {
+            return None;
+        }
+        decoded = next;
+    }
+    // Resolve dot segments the way a browser would, and make sure the result stays put.
+    let base = Url::parse(PROBE_BASE).ok()?;
+    let resolved = base.join(raw).ok()?;
+    if resolved.origin() != base.origin()
+        || !resolved.username().is_empty()
+        || resolved.password().is_some()
+    {
+        return None;
+    }
+    let path = resolved.path();
+    if !plain_path(path) {
+        return None;
+    }
+    Some(match resolved.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    })
+}
+
+/// Starts with exactly one `/`, and holds only printable ASCII without spaces or backslashes.
+fn plain_path(s: &str) -> bool {
+    s.starts_with('/')
+        && !s.starts_with("//")
+        && s.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_paths_are_kept() {
+        for (raw, want) in [
+            ("/", "/"),
+            ("/app", "/app"),
+            ("/app/page?x=1&y=%2F", "/app/page?x=1&y=%2F"),
+            ("/a/./b/../c", "/a/c"),
+            ("/search?q=//evil.com", "/search?q=//evil.com"),
+            ("/caf%C3%A9", "/caf%C3%A9"),
+            ("/a#frag", "/a"),
+            ("/@evil.com", "/@evil.com"),
+        ] {
+            assert_eq!(safe_target(Some(raw)), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn hostile_targets_fall_back_to_root() {
+        let long = format!("/{}", "a".repeat(MAX_TARGET_LEN));
+        for raw in [
+            "",
+            "//evil.com",
+            "///evil.com",
+            "////evil.com/",
+            "https://evil.com",
+            "http://evil.com/",
+            "HTTPS://evil.com",
+            "javascript:alert(1)",
+            "JaVaScRiPt:alert(1)",
+            "data:text/html,<script>",
+            "evil.com",
+            "/\\evil.com",
+            "\\\\evil.com",
+            "\\/evil.com",
+            "/\\/evil.com",
+            "/%5cevil.com",
+            "/%5Cevil.com",
+            "/%2f%2fevil.com",
+            "/%2F/evil.com",
+            "/%252f%252fevil.com",
+            "/%25252f%25252fevil.com",
+            "/%255cevil.com",
+            "/ /evil.com",
+            "/\t/evil.com",
+            "/\n/evil.com",
+            "/\r\n/evil.com",
+            "/%09/evil.com",
+            "/%0a/evil.com",
+            "/%0d%0aSet-Cookie:x=1",
+            "/%00",
+            "/\u{0}",
+            "/\u{7f}",
+            " /app",
+            "/app ",
+            "/..//evil.com",
+            "/../..//evil.com",
+            "/a/../..//evil.com",
+            "/.//evil.com",
+            "/%2e%2e//evil.com",
+            "/%2e%2e/%2fevil.com",
+            "/caf\u{e9}",
+            "/\u{ff0f}evil.com",
+            "https:evil.com",
+            "//user@evil.com",
+            "//evil.com@app.example.com",
+            "/%2f",
+            &long,
+        ] {
+            assert_eq!(safe_target(Some(raw)), "/", "{raw:?}");
+        }
+        assert_eq!(safe_target(None), "/");
+    }
+}

@@ -1,0 +1,265 @@
+//! The routes of the sign-in flow: start, callback, sign-out, and the session's identity.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, Request};
+use axum::response::{IntoResponse, Response};
+use http::header::{ACCEPT, SET_COOKIE};
+use url::Url;
+
+use super::{AppState, GatewayError, SIGNED_OUT_PATH, redirect};
+use crate::oidc::{AuthorizeRequest, ExchangeError, now_secs, random_token};
+use crate::redirect::safe_target;
+use crate::session::{PendingLogin, Session};
+
+/// Longest query value read from the callback; anything longer is treated as absent.
+const MAX_PARAM_LEN: usize = 4096;
+
+/// The first value of `name` in a query string, if present and not absurdly long.
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| v.len() <= MAX_PARAM_LEN)
+}
+
+fn with_cookies(
+    mut response: Response,
+    cookies: impl IntoIterator<Item = HeaderValue>,
+) -> Response {
+    for c in cookies {
+        response.headers_mut().append(SET_COOKIE, c);
+    }
+    response
+}
+
+/// A request without a session: browsers are sent to sign in, everyone else gets 401.
+pub(super) fn unauthenticated(app: &AppState, req: &Request<Body>) -> Response {
+    let browser = matches!(*req.method(), Method::GET | Method::HEAD)
+        && req
+            .headers()
+            .get_all(ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.contains("text/html"));
+    if !browser {
+        return GatewayError::Unauthorized.into_response();
+    }
+    let target = safe_target(req.uri().path_and_query().map(|p| p.as_str()));
+    begin_login(app, req.headers(), target)
+}
+
+/// Redirects to the issuer with a fresh state, nonce and PKCE verifier, remembered in a cookie.
+fn begin_login(app: &AppState, headers: &HeaderMap, target: String) -> Response {
+    let Some(provider) = app.0.issuer.provider() else {
+        return GatewayError::IssuerUnavailable.into_response();
+    };
+    let login = PendingLogin {
+        state: random_token(32),
+        nonce: random_token(32),
+        verifier: random_token(32),
+        target,
+        started_at: now_secs(),
+    };
+    let url = app.0.issuer.authorize_url(
+        &provider,
+        &app.0.settings.server.redirect_uri(),
+        &AuthorizeRequest {
+            state: &login.state,
+            nonce: &login.nonce,
+            verifier: &login.verifier,
+        },
+    );
+    with_cookies(
+        redirect(url.as_str()),
+        app.0.sessions.begin_login(&login, headers),
+    )
+}
+
+/// `GET /oauth2/start?rd=PATH`
+pub(super) async fn start(
+    State(app): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let target = safe_target(query_param(query.as_deref(), "rd").as_deref());
+    begin_login(&app, &headers, target)
+}
+
+/// `GET /oauth2/callback?code=..&state=..` (or `?error=..`)
+pub(super) async fn callback(
+    State(app): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let query = query.as_deref();
+    let now = now_secs();
+    let state = query_param(query, "state");
+    let (login, clear) = match &state {
+        Some(s) => app.0.sessions.take_login(s, &headers, now),
+        None => (None, None),
+    };
+    let outcome = finish_login(&app, query, login, &headers, now).await;
+    let response = match outcome {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    with_cookies(response, clear)
+}
+
+async fn finish_login(
+    app: &AppState,
+    query: Option<&str>,
+    login: Option<PendingLogin>,
+    headers: &HeaderMap,
+    now: u64,
+) -> Result<Response, GatewayError> {
+    if let Some(error) = query_param(query, "error") {
+        tracing::info!(error = %error, "issuer refused sign-in");
+        let clip = |s: String, n: usize| s.chars().take(n).collect::<String>();
+        return Err(GatewayError::SignInDenied {
+            error: clip(error, 64),
+            description: query_param(query, "error_description").map(|d| clip(d, 256)),
+        });
+    }
+    let Some(login) = login else {
+        tracing::info!("callback without a matching sign-in in progress");
+        return Err(GatewayError::BadSignIn(
+            "This sign-in has expired or was started in another browser.",
+        ));
+    };
+    let Some(code) = query_param(query, "code") else {
+        return Err(GatewayError::BadSignIn(
+            "The identity provider did not return a code.",
+        ));
+    };
+    let provider = app
+        .0
+        .issuer
+        .provider()
+        .ok_or(GatewayError::IssuerUnavailable)?;
+    let redirect_uri = app.0.settings.server.redirect_uri();
+    let tokens = app
+        .0
+        .issuer
+        .exchange_code(&provider, &redirect_uri, &code, &login.verifier)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "code exchange failed");
+            match e {
+                ExchangeError::Refused(_) => GatewayError::BadSignIn(
+                    "The identity provider did not accept the sign-in code.",
+                ),
+                ExchangeError::Unavailable(_) => GatewayError::IssuerUnavailable,
+            }
+        })?;
+    let claims = app
+        .0
+        .issuer
+        .validate_id_token(&provider, &tokens.id_token, &login.nonce)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "ID token rejected");
+            GatewayError::SignInRejected
+        })?;
+    let session = Session::new(
+        tokens.id_token,
+        claims,
+        app.0.settings.session.lifetime,
+        now,
+    );
+    let cookies = app.0.sessions.store(&session, headers, now).map_err(|e| {
+        tracing::error!(error = %e, "session does not fit in cookies");
+        GatewayError::SessionTooLarge
+    })?;
+    tracing::info!(
+        session = %session.id,
+        sub = session.claims.get("sub").and_then(|s| s.as_str()).unwrap_or(""),
+        "sign-in completed"
+    );
+    Ok(with_cookies(
+        redirect(&safe_target(Some(&login.target))),
+        cookies,
+    ))
+}
+
+/// `GET|POST /oauth2/sign_out?rd=PATH`: ends the session here, then at the issuer.
+pub(super) async fn sign_out(
+    State(app): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let target = safe_target(query_param(query.as_deref(), "rd").as_deref());
+    let session = app.0.sessions.load(&headers, now_secs());
+    let mut cookies = app.0.sessions.clear(&headers);
+    let settings = &app.0.settings;
+    let signed_out_uri = format!("{}{SIGNED_OUT_PATH}", settings.server.public_origin);
+    let issuer_logout: Option<Url> = if let Some(domain) = &settings.oidc.cognito_domain {
+        // Cognito's own logout: clears the hosted-UI session, which would otherwise sign the user
+        // straight back in. Not OpenID RP-initiated logout: no id_token_hint here.
+        let mut url = domain.join("logout").ok();
+        if let Some(u) = url.as_mut() {
+            u.query_pairs_mut()
+                .append_pair("client_id", &settings.oidc.client_id)
+                .append_pair("logout_uri", &signed_out_uri);
+        }
+        url
+    } else {
+        app.0
+            .issuer
+            .provider()
+            .and_then(|p| p.metadata.end_session_endpoint.clone())
+            .map(|mut url| {
+                {
+                    let mut q = url.query_pairs_mut();
+                    q.append_pair("client_id", &settings.oidc.client_id)
+                        .append_pair("post_logout_redirect_uri", &signed_out_uri);
+                    if let Some(s) = &session {
+                        q.append_pair("id_token_hint", &s.id_token);
+                    }
+                }
+                url
+            })
+    };
+    if let Some(s) = &session {
+        tracing::info!(session = %s.id, "signed out");
+    }
+    let location = match issuer_logout {
+        Some(url) => {
+            cookies.extend(app.0.sessions.remember_sign_out_target(&target));
+            url.to_string()
+        }
+        None => target,
+    };
+    with_cookies(redirect(&location), cookies)
+}
+
+/// `GET /oauth2/signed_out`: the issuer has signed the user out; go where sign-out was asked to.
+pub(super) async fn signed_out(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let (target, clear) = app.0.sessions.take_sign_out_target(&headers);
+    with_cookies(redirect(&safe_target(target.as_deref())), clear)
+}
+
+/// `GET /oauth2/userinfo`: who the session belongs to, as the upstream sees it.
+pub(super) async fn userinfo(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(session) = app.0.sessions.load(&headers, now_secs()) else {
+        return GatewayError::Unauthorized.into_response();
+    };
+    let identity = &app.0.settings.identity;
+    let values = |header: &str| {
+        identity
+            .mapping(header)
+            .map(|m| m.values(&session.claims))
+            .unwrap_or_default()
+    };
+    let first = |header: &str| values(header).into_iter().next();
+    Json(serde_json::json!({
+        "user": first("x-forwarded-user"),
+        "email": first("x-forwarded-email"),
+        "preferred_username": first("x-forwarded-preferred-username"),
+        "groups": values("x-forwarded-groups"),
+        "expires_at": session.expires_at,
+    }))
+    .into_response()
+}

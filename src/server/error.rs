@@ -1,0 +1,159 @@
+//! Every response the gateway makes up itself: error pages, the 401 for API clients, redirects.
+//! Pages are short and generic; details go to the log once, where the error is raised.
+
+use axum::response::{IntoResponse, Response};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use http::{HeaderValue, StatusCode};
+
+use super::START_PATH;
+
+/// What went wrong, and so which status and page the client gets.
+#[derive(Debug)]
+pub enum GatewayError {
+    /// No session on a request that needs one, from an API client.
+    Unauthorized,
+    /// The sign-in could not be completed because of the request (bad state, missing code).
+    BadSignIn(&'static str),
+    /// The issuer said no (`error=` on the callback); the error code is shown, escaped.
+    SignInDenied {
+        /// The issuer's `error`.
+        error: String,
+        /// The issuer's `error_description`, if any.
+        description: Option<String>,
+    },
+    /// The issuer's token failed validation, or the issuer refused the code.
+    SignInRejected,
+    /// The issuer is not reachable (not discovered yet, or down).
+    IssuerUnavailable,
+    /// The session does not fit in cookies.
+    SessionTooLarge,
+    /// The upstream refused the connection or broke it.
+    UpstreamUnavailable,
+    /// The upstream did not answer in time.
+    UpstreamTimeout,
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        use GatewayError::*;
+        match self {
+            Unauthorized => {
+                let mut r = (
+                    StatusCode::UNAUTHORIZED,
+                    [(CONTENT_TYPE, "application/json")],
+                    r#"{"error":"unauthorized","message":"sign-in required"}"#,
+                )
+                    .into_response();
+                r.headers_mut().insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer realm="portcullis""#),
+                );
+                no_store(r)
+            }
+            BadSignIn(why) => page(
+                StatusCode::BAD_REQUEST,
+                "Sign-in could not be completed",
+                why,
+                true,
+            ),
+            SignInDenied { error, description } => {
+                let detail = match description {
+                    Some(d) => format!("The identity provider answered: {error} ({d})."),
+                    None => format!("The identity provider answered: {error}."),
+                };
+                page(StatusCode::FORBIDDEN, "Sign-in was refused", &detail, true)
+            }
+            SignInRejected => page(
+                StatusCode::FORBIDDEN,
+                "Sign-in was rejected",
+                "The identity provider's answer could not be verified.",
+                true,
+            ),
+            IssuerUnavailable => page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is unavailable",
+                "The identity provider cannot be reached right now. Please try again shortly.",
+                false,
+            ),
+            SessionTooLarge => page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Session too large",
+                "Your identity does not fit in browser cookies. The administrator can switch the gateway to a server-side session store.",
+                false,
+            ),
+            UpstreamUnavailable => page(
+                StatusCode::BAD_GATEWAY,
+                "Bad gateway",
+                "The application is not reachable.",
+                false,
+            ),
+            UpstreamTimeout => page(
+                StatusCode::GATEWAY_TIMEOUT,
+                "Gateway timeout",
+                "The application did not answer in time.",
+                false,
+            ),
+        }
+    }
+}
+
+/// A small HTML page; `detail` is escaped here.
+fn page(status: StatusCode, title: &str, detail: &str, sign_in_link: bool) -> Response {
+    let link = if sign_in_link {
+        format!(r#"<p><a href="{START_PATH}">Sign in again</a></p>"#)
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1><p>{}</p>{link}</body></html>\n",
+        escape_html(detail)
+    );
+    no_store((status, [(CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response())
+}
+
+/// A 302 to `location`, never cached.
+pub fn redirect(location: &str) -> Response {
+    let mut r = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(LOCATION, v);
+    }
+    no_store(r)
+}
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(
+            escape_html(r#"<script>alert("x")</script>&'"#),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;"
+        );
+        assert_eq!(escape_html("a\nb"), "a\u{FFFD}b");
+    }
+}

@@ -1,0 +1,139 @@
+//! The HTTP server: the routes the gateway owns, the proxy fallback for everything else, and the
+//! state they share.
+
+mod auth;
+mod error;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+
+pub use error::{GatewayError, escape_html, redirect};
+
+use crate::config::Settings;
+use crate::oidc::{FetchError, Issuer, now_secs};
+use crate::proxy::{Forwarded, Upstream};
+use crate::session::Sessions;
+
+/// Starts a sign-in: `?rd=PATH` is where to go afterwards.
+pub const START_PATH: &str = "/oauth2/start";
+/// The redirect URI path registered at the issuer.
+pub const CALLBACK_PATH: &str = "/oauth2/callback";
+/// Ends the session and signs out at the issuer: `?rd=PATH` is where to go afterwards.
+pub const SIGN_OUT_PATH: &str = "/oauth2/sign_out";
+/// Where the issuer sends the browser after signing out (register it as the sign-out URL).
+pub const SIGNED_OUT_PATH: &str = "/oauth2/signed_out";
+/// JSON identity of the session.
+pub const USERINFO_PATH: &str = "/oauth2/userinfo";
+/// Liveness.
+pub const HEALTHZ_PATH: &str = "/healthz";
+/// Readiness: the issuer has been discovered.
+pub const READYZ_PATH: &str = "/readyz";
+
+/// State shared by every request; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    settings: Settings,
+    issuer: Arc<Issuer>,
+    sessions: Sessions,
+    upstream: Upstream,
+}
+
+impl AppState {
+    /// Builds the state for `settings`; the issuer is not contacted yet.
+    pub fn new(settings: Settings) -> Result<Self, FetchError> {
+        let issuer = Arc::new(Issuer::new(settings.oidc.clone())?);
+        Ok(Self(Arc::new(Inner {
+            sessions: Sessions::new(&settings),
+            upstream: Upstream::new(&settings.upstream),
+            issuer,
+            settings,
+        })))
+    }
+
+    /// The issuer, for starting its discovery.
+    pub fn issuer(&self) -> &Arc<Issuer> {
+        &self.0.issuer
+    }
+}
+
+/// The gateway's router.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route(START_PATH, get(auth::start))
+        .route(CALLBACK_PATH, get(auth::callback))
+        .route(SIGN_OUT_PATH, get(auth::sign_out).post(auth::sign_out))
+        .route(SIGNED_OUT_PATH, get(auth::signed_out))
+        .route(USERINFO_PATH, get(auth::userinfo))
+        .route(HEALTHZ_PATH, get(|| async { "ok" }))
+        .route(READYZ_PATH, get(readyz))
+        .fallback(proxy)
+        .with_state(state)
+        // Outermost, so a bug anywhere below is a bare 500, never a dropped connection.
+        .layer(CatchPanicLayer::new())
+}
+
+/// Serves the gateway on `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let state = AppState::new(settings).map_err(std::io::Error::other)?;
+    let discovery = state.issuer().spawn_discovery();
+    let result = axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    discovery.abort();
+    result
+}
+
+async fn readyz(State(app): State<AppState>) -> Response {
+    if app.0.issuer.provider().is_some() {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "issuer not discovered yet").into_response()
+    }
+}
+
+/// Everything the gateway does not own: signed-in requests go upstream with identity headers;
+/// others are sent to sign in (browsers) or refused (API clients).
+async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response {
+    let Some(session) = app.0.sessions.load(req.headers(), now_secs()) else {
+        return auth::unauthenticated(&app, &req);
+    };
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let server = &app.0.settings.server;
+    let identity = &app.0.settings.identity;
+    let headers = req.headers_mut();
+    let prior_for = headers.get("x-forwarded-for").cloned();
+    // Order matters: client copies go first, then the verified values are added.
+    identity.strip(headers);
+    app.0.sessions.jar().strip(headers);
+    identity.apply(&session.claims, headers);
+    let fwd = Forwarded {
+        peer,
+        proto: &server.public_scheme,
+        host: &server.public_host,
+        prior_for,
+    };
+    app.0.upstream.forward(req, &fwd).await
+}

@@ -1,0 +1,226 @@
+//! Cookie names, `Cookie` header parsing and `Set-Cookie` building.
+//!
+//! Every cookie of the gateway is named `{base}` or `{base}_{something}`, where `base` is
+//! `session.cookie_name`, prefixed with `__Host-` on https (which makes browsers refuse it unless
+//! it is Secure, host-only and for path `/`).
+
+use http::HeaderMap;
+use http::HeaderValue;
+use http::header::COOKIE;
+
+/// Characters of `state` used in a sign-in cookie's name (72 random bits: collisions are moot).
+const LOGIN_TAG_LEN: usize = 12;
+
+/// Every `name=value` pair of the request's `Cookie` headers.
+pub fn request_cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            Some((name.trim(), value.trim().trim_matches('"')))
+        })
+}
+
+/// Names and attributes of the gateway's cookies.
+#[derive(Debug, Clone)]
+pub struct CookieJar {
+    base: String,
+    secure: bool,
+}
+
+impl CookieJar {
+    /// A jar for cookies named after `base`.
+    pub fn new(base: String, secure: bool) -> Self {
+        Self { base, secure }
+    }
+
+    /// The session cookie's name (the first chunk's too).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Whether a request cookie belongs to the gateway (and so is never sent upstream).
+    pub fn is_ours(&self, name: &str) -> bool {
+        name.strip_prefix(self.base.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+    }
+
+    fn chunk_name(&self, i: usize) -> String {
+        format!("{}_{i}", self.base)
+    }
+
+    /// Name of the cookie of the sign-in whose state is `state`.
+    pub fn login_name(&self, state: &str) -> String {
+        let tag: String = state.chars().take(LOGIN_TAG_LEN).collect();
+        format!("{}_login_{tag}", self.base)
+    }
+
+    /// Whether `name` is a sign-in cookie.
+    pub fn is_login(&self, name: &str) -> bool {
+        name.strip_prefix(self.base.as_str())
+            .is_some_and(|rest| rest.starts_with("_login_"))
+    }
+
+    /// Name of the cookie holding the post-sign-out target.
+    pub fn sign_out_name(&self) -> String {
+        format!("{}_signout", self.base)
+    }
+
+    /// `Set-Cookie` for `name=value`, valid for `max_age` seconds.
+    pub fn set(&self, name: &str, value: &str, max_age: u64) -> Option<HeaderValue> {
+        let secure = if self.secure { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+        ))
+        .ok()
+    }
+
+    /// `Set-Cookie` that deletes `name`.
+    pub fn expire(&self, name: &str) -> Option<HeaderValue> {
+        self.set(name, "", 0)
+    }
+
+    /// The session value from `{base}`, or from `{base}_0`, `{base}_1`, ... (at most `max` of them).
+    pub fn read_chunks(&self, headers: &HeaderMap, max: usize) -> Option<String> {
+        let mut single = None;
+        let mut chunks: Vec<Option<&str>> = vec![None; max];
+        for (name, value) in request_cookies(headers) {
+            if name == self.base {
+                single = Some(value);
+            } else if let Some(i) = name
+                .strip_prefix(self.base.as_str())
+                .and_then(|r| r.strip_prefix('_'))
+                .and_then(|r| r.parse::<usize>().ok())
+            {
+                if let Some(slot) = chunks.get_mut(i) {
+                    *slot = Some(value);
+                }
+            }
+        }
+        if let Some(value) = single {
+            return Some(value.to_string());
+        }
+        let mut joined = String::new();
+        for chunk in chunks.into_iter().map_while(|c| c) {
+            joined.push_str(chunk);
+        }
+        (!joined.is_empty()).then_some(joined)
+    }
+
+    /// `Set-Cookie` values that store `sealed` (in `{base}` when it fits one cookie, else in
+    /// chunks of `chunk_size`) and delete the session cookies of the request that are not
+    /// overwritten. An empty `sealed` deletes them all.
+    pub fn write_chunks(
+        &self,
+        sealed: &str,
+        chunk_size: usize,
+        max_age: u64,
+        request: &HeaderMap,
+    ) -> Vec<HeaderValue> {
+        let mut written: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        if !sealed.is_empty() {
+            if sealed.len() <= chunk_size {
+                written.push(self.base.clone());
+                out.extend(self.set(&self.base, sealed, max_age));
+            } else {
+                // Sealed values are ASCII, so byte chunks are valid strings.
+                for (i, chunk) in sealed.as_bytes().chunks(chunk_size).enumerate() {
+                    let name = self.chunk_name(i);
+                    out.extend(self.set(&name, std::str::from_utf8(chunk).unwrap_or(""), max_age));
+                    written.push(name);
+                }
+            }
+        }
+        for (name, _) in request_cookies(request) {
+            let is_session = name == self.base
+                || name
+                    .strip_prefix(self.base.as_str())
+                    .and_then(|r| r.strip_prefix('_'))
+                    .is_some_and(|r| r.parse::<usize>().is_ok());
+            if is_session && !written.iter().any(|w| w == name) {
+                out.extend(self.expire(name));
+            }
+        }
+        out
+    }
+
+    /// Removes the gateway's cookies from the request's `Cookie` header(s) before it goes upstream.
+    pub fn strip(&self, headers: &mut HeaderMap) {
+        if !request_cookies(headers).any(|(n, _)| self.is_ours(n)) {
+            return;
+        }
+        let kept: Vec<String> = request_cookies(headers)
+            .filter(|(n, _)| !self.is_ours(n))
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        headers.remove(COOKIE);
+        if !kept.is_empty() {
+            if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
+                headers.insert(COOKIE, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(cookie: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(COOKIE, HeaderValue::from_str(cookie).unwrap());
+        h
+    }
+
+    #[test]
+    fn chunks_round_trip_and_stale_chunks_are_cleared() {
+        let jar = CookieJar::new("pc".into(), false);
+        let value = "x".repeat(25);
+        let set = jar.write_chunks(&value, 10, 60, &headers("pc=old; pc_3=old; other=1"));
+        let set: Vec<&str> = set.iter().map(|v| v.to_str().unwrap()).collect();
+        assert_eq!(set.len(), 5, "{set:?}");
+        assert!(set[0].starts_with("pc_0=xxxxxxxxxx; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"));
+        assert!(set.contains(&"pc=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"));
+        assert!(set.contains(&"pc_3=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"));
+        let back = headers("pc_1=xxxxxxxxxx; pc_0=xxxxxxxxxx; pc_2=xxxxx");
+        assert_eq!(jar.read_chunks(&back, 5).as_deref(), Some(value.as_str()));
+        // A gap ends the value; chunks past the bound are never read.
+        assert_eq!(
+            jar.read_chunks(&headers("pc_0=a; pc_2=c"), 5).as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            jar.read_chunks(&headers("pc_0=a; pc_1=b; pc_2=c"), 2)
+                .as_deref(),
+            Some("ab")
+        );
+        assert_eq!(
+            jar.read_chunks(&headers("pc_99999999999999999999=a"), 5),
+            None
+        );
+    }
+
+    #[test]
+    fn secure_jar_sets_secure() {
+        let jar = CookieJar::new("__Host-pc".into(), true);
+        let v = jar.set("__Host-pc", "v", 5).unwrap();
+        assert!(v.to_str().unwrap().ends_with("; Secure"));
+    }
+
+    #[test]
+    fn own_cookies_are_stripped() {
+        let jar = CookieJar::new("pc".into(), false);
+        let mut h = headers("a=1; pc=s; pc_0=x; pc_login_abc=y; pcx=keep; b=2");
+        h.append(COOKIE, HeaderValue::from_static("pc_signout=z; c=3"));
+        jar.strip(&mut h);
+        assert_eq!(h.get_all(COOKIE).iter().count(), 1);
+        assert_eq!(h[COOKIE], "a=1; pcx=keep; b=2; c=3");
+        let mut h = headers("pc=s");
+        jar.strip(&mut h);
+        assert!(h.get(COOKIE).is_none());
+    }
+}

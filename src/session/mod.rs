@@ -1,0 +1,227 @@
+//! Sessions and the other cookies the gateway keeps in the browser.
+//!
+//! The default store is stateless: the session is sealed (see [`codec`]) into a cookie, split into
+//! numbered chunks when it does not fit one, with a hard bound on the chunk count. A sign-in in
+//! progress lives in its own short-lived cookie named after its `state`, so sign-ins started in
+//! several tabs at once all complete. Anything that does not open is simply "not signed in".
+
+mod codec;
+mod jar;
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{HeaderMap, HeaderValue};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use codec::Codec;
+pub use jar::{CookieJar, request_cookies};
+
+use crate::config::Settings;
+use crate::oidc::TokenError;
+
+/// Largest sealed value placed in one cookie; with the name and attributes this stays under the
+/// 4096 bytes every browser accepts.
+pub const CHUNK_SIZE: usize = 3800;
+/// Most chunks a session may take (and most the gateway will read).
+pub const MAX_CHUNKS: usize = 5;
+/// How long a sign-in may take from redirect to callback.
+pub const LOGIN_TTL: Duration = Duration::from_secs(600);
+/// Sign-ins in progress at once per browser; beyond this the older ones are dropped.
+pub const MAX_PENDING_LOGINS: usize = 5;
+/// How long the post-sign-out target is kept while the issuer signs the user out.
+const SIGN_OUT_TTL: Duration = Duration::from_secs(300);
+
+/// A signed-in user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    /// Random identifier, safe to log; a new one at every sign-in.
+    pub id: String,
+    /// When the user signed in (Unix seconds).
+    pub issued_at: u64,
+    /// When the session ends (Unix seconds): the session lifetime or the ID token's expiry, whichever comes first.
+    pub expires_at: u64,
+    /// The validated ID token: the source of the claims, and the `id_token_hint` at sign-out.
+    pub id_token: String,
+    /// Claims of `id_token`, decoded on load.
+    #[serde(skip)]
+    pub claims: Map<String, Value>,
+}
+
+impl Session {
+    /// A session for a freshly validated ID token.
+    pub fn new(id_token: String, claims: Map<String, Value>, lifetime: Duration, now: u64) -> Self {
+        let token_exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(now);
+        Self {
+            id: crate::oidc::random_token(16),
+            issued_at: now,
+            expires_at: token_exp.min(now.saturating_add(lifetime.as_secs())),
+            id_token,
+            claims,
+        }
+    }
+}
+
+/// Claims of a JWT whose integrity is already established (it came out of a sealed cookie).
+fn jwt_claims(token: &str) -> Result<Map<String, Value>, TokenError> {
+    let payload = token.split('.').nth(1).ok_or(TokenError::Malformed)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
+}
+
+/// A sign-in in progress: what the callback needs to finish it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingLogin {
+    /// `state` sent to the issuer.
+    pub state: String,
+    /// `nonce` sent to the issuer.
+    pub nonce: String,
+    /// PKCE verifier.
+    pub verifier: String,
+    /// Where to go after signing in (checked again before use).
+    pub target: String,
+    /// When the sign-in started (Unix seconds).
+    pub started_at: u64,
+}
+
+/// The session is too large for the cookie budget.
+#[derive(Debug, thiserror::Error)]
+#[error("session of {0} bytes does not fit in {MAX_CHUNKS} cookies")]
+pub struct TooLarge(pub usize);
+
+/// Reads and writes the gateway's cookies.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    codec: Codec,
+    jar: CookieJar,
+}
+
+impl Sessions {
+    /// Session handling for `settings`.
+    pub fn new(settings: &Settings) -> Self {
+        let base = if settings.server.secure_cookies() {
+            format!("__Host-{}", settings.session.cookie_name)
+        } else {
+            settings.session.cookie_name.clone()
+        };
+        Self {
+            codec: Codec::new(settings.session.secret.expose().as_bytes(), "cookie v1"),
+            jar: CookieJar::new(base, settings.server.secure_cookies()),
+        }
+    }
+
+    /// The cookie names and attributes in use.
+    pub fn jar(&self) -> &CookieJar {
+        &self.jar
+    }
+
+    /// The session carried by the request, if there is a valid, unexpired one.
+    pub fn load(&self, headers: &HeaderMap, now: u64) -> Option<Session> {
+        let sealed = self.jar.read_chunks(headers, MAX_CHUNKS)?;
+        let plain = self.codec.open(self.jar.base(), &sealed)?;
+        let mut session: Session = serde_json::from_slice(&plain).ok()?;
+        if session.expires_at <= now {
+            return None;
+        }
+        session.claims = jwt_claims(&session.id_token).ok()?;
+        Some(session)
+    }
+
+    /// `Set-Cookie` values that store `session`, replacing whatever session cookies the request had.
+    pub fn store(
+        &self,
+        session: &Session,
+        request: &HeaderMap,
+        now: u64,
+    ) -> Result<Vec<HeaderValue>, TooLarge> {
+        let plain = serde_json::to_vec(session).map_err(|_| TooLarge(0))?;
+        let sealed = self.codec.seal(self.jar.base(), &plain);
+        if sealed.len() > CHUNK_SIZE * MAX_CHUNKS {
+            return Err(TooLarge(sealed.len()));
+        }
+        let max_age = session.expires_at.saturating_sub(now);
+        Ok(self.jar.write_chunks(&sealed, CHUNK_SIZE, max_age, request))
+    }
+
+    /// `Set-Cookie` values that remove the session (every chunk the request carried).
+    pub fn clear(&self, request: &HeaderMap) -> Vec<HeaderValue> {
+        self.jar.write_chunks("", CHUNK_SIZE, 0, request)
+    }
+
+    /// `Set-Cookie` values for a new sign-in in progress.
+    pub fn begin_login(&self, login: &PendingLogin, request: &HeaderMap) -> Vec<HeaderValue> {
+        let mut out = Vec::new();
+        let pending: Vec<&str> = request_cookies(request)
+            .map(|(name, _)| name)
+            .filter(|name| self.jar.is_login(name))
+            .collect();
+        // Bounded: a browser that keeps starting sign-ins does not grow its cookies forever.
+        if pending.len() >= MAX_PENDING_LOGINS {
+            out.extend(pending.into_iter().filter_map(|n| self.jar.expire(n)));
+        }
+        let name = self.jar.login_name(&login.state);
+        if let Ok(plain) = serde_json::to_vec(login) {
+            let sealed = self.codec.seal(&name, &plain);
+            out.extend(self.jar.set(&name, &sealed, LOGIN_TTL.as_secs()));
+        }
+        out
+    }
+
+    /// The sign-in in progress for `state`, if this browser started it recently; its cookie is
+    /// removed through the returned `Set-Cookie` in any case.
+    pub fn take_login(
+        &self,
+        state: &str,
+        request: &HeaderMap,
+        now: u64,
+    ) -> (Option<PendingLogin>, Option<HeaderValue>) {
+        let name = self.jar.login_name(state);
+        let Some(sealed) = request_cookies(request)
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+        else {
+            return (None, None);
+        };
+        let clear = self.jar.expire(&name);
+        let login = self
+            .codec
+            .open(&name, sealed)
+            .and_then(|plain| serde_json::from_slice::<PendingLogin>(&plain).ok())
+            .filter(|l| crate::oidc::constant_time_eq(&l.state, state))
+            .filter(|l| now < l.started_at.saturating_add(LOGIN_TTL.as_secs()));
+        (login, clear)
+    }
+
+    /// `Set-Cookie` that remembers where to go once the issuer has signed the user out.
+    pub fn remember_sign_out_target(&self, target: &str) -> Option<HeaderValue> {
+        self.jar.set(
+            &self.jar.sign_out_name(),
+            &URL_SAFE_NO_PAD.encode(target),
+            SIGN_OUT_TTL.as_secs(),
+        )
+    }
+
+    /// The remembered post-sign-out target (unchecked; callers pass it through `redirect::safe_target`)
+    /// and the `Set-Cookie` that forgets it.
+    pub fn take_sign_out_target(
+        &self,
+        request: &HeaderMap,
+    ) -> (Option<String>, Option<HeaderValue>) {
+        let name = self.jar.sign_out_name();
+        let Some(value) = request_cookies(request)
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+        else {
+            return (None, None);
+        };
+        let target = URL_SAFE_NO_PAD
+            .decode(value)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok());
+        (target, self.jar.expire(&name))
+    }
+}

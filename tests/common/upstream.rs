@@ -1,0 +1,100 @@
+//! A mock upstream app: echoes every request as JSON (method, path, headers, body), offers a
+//! WebSocket echo at `/ws`, and a `/slow` route that never answers.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::ws::{Message, WebSocketUpgrade};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use serde_json::json;
+
+/// A running upstream; `hits` counts requests it received.
+pub struct MockUpstream {
+    pub url: String,
+    pub hits: Arc<Mutex<usize>>,
+}
+
+impl MockUpstream {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let hits = Arc::new(Mutex::new(0));
+        let counter = hits.clone();
+        let app = Router::new()
+            .route("/ws", get(ws))
+            .route("/slow", get(std::future::pending::<&'static str>))
+            .fallback(
+                move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                    *counter.lock().unwrap() += 1;
+                    echo(method, uri, headers, body)
+                },
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { url, hits }
+    }
+
+    pub fn hits(&self) -> usize {
+        *self.hits.lock().unwrap()
+    }
+}
+
+async fn echo(
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Json<serde_json::Value> {
+    let mut h: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in &headers {
+        h.entry(name.as_str().to_string())
+            .or_default()
+            .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+    }
+    Json(json!({
+        "method": method.as_str(),
+        "uri": uri.to_string(),
+        "headers": h,
+        "body": String::from_utf8_lossy(&body),
+    }))
+}
+
+async fn ws(upgrade: WebSocketUpgrade, headers: HeaderMap) -> Response {
+    let user = headers
+        .get("x-forwarded-user")
+        .map(|v| v.to_str().unwrap_or("").to_string())
+        .unwrap_or_default();
+    upgrade
+        .on_upgrade(move |mut socket| async move {
+            let _ = socket
+                .send(Message::Text(format!("hello {user}").into()))
+                .await;
+            while let Some(Ok(msg)) = socket.recv().await {
+                if let Message::Text(t) = msg {
+                    if socket
+                        .send(Message::Text(format!("echo {t}").into()))
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+        })
+        .into_response()
+}
+
+/// The single value of header `name` in an echo, if present.
+pub fn header<'a>(echo: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+    let values = echo["headers"][name].as_array()?;
+    assert_eq!(
+        values.len(),
+        1,
+        "{name} sent {} times: {values:?}",
+        values.len()
+    );
+    values[0].as_str()
+}
