@@ -75,3 +75,282 @@ async fn sign_in_passes_identity_to_the_upstream() {
     assert!(form.contains_key("code_verifier"));
     assert!(!form.contains_key("client_secret"));
 }
+
+#[tokio::test]
+async fn public_client_uses_pkce_without_a_secret() {
+    let issuer = MockIssuer::start_as(false).await;
+    let upstream = MockUpstream::start().await;
+    let gateway = Gateway::start(&issuer, &upstream.url).await;
+    let echo = sign_in(&Browser::new(), &gateway).await;
+    assert_eq!(
+        header(&echo, "x-forwarded-preferred-username"),
+        Some("alice")
+    );
+    let (form, auth) = issuer.with(|s| s.token_requests[0].clone());
+    assert_eq!(auth, None);
+    assert_eq!(form["client_id"], CLIENT_ID);
+    assert!(form["code_verifier"].len() >= 43);
+}
+
+#[tokio::test]
+async fn spoofed_identity_headers_and_gateway_cookies_never_reach_the_upstream() {
+    let (_issuer, _upstream, gateway) = stack().await;
+    let browser = Browser::new();
+    sign_in(&browser, &gateway).await;
+    let cookies = browser.cookies_for(&gateway.url);
+    let response = browser
+        .client
+        .get(format!("{}/spoof", gateway.url))
+        .header("X-Forwarded-User", "mallory")
+        .header("x_forwarded_user", "mallory")
+        .header("X.Forwarded.Email", "mallory@evil.com")
+        .header("X-FORWARDED-GROUPS", "admins")
+        .header("x_roles", "authp/admin")
+        .header("X_Forwarded_Host", "evil.com")
+        .header("X-Forwarded-Proto", "https")
+        .header("X-Forwarded-For", "203.0.113.7")
+        .header("Forwarded", "for=1.2.3.4")
+        .header("Cookie", format!("{cookies}; app_cookie=kept"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let echo: serde_json::Value = response.json().await.unwrap();
+    let headers = echo["headers"].as_object().unwrap();
+    for name in headers.keys() {
+        assert!(
+            !name.contains('_') && !name.contains('.'),
+            "{name} passed through"
+        );
+    }
+    assert!(!headers.contains_key("forwarded"));
+    assert_eq!(
+        header(&echo, "x-forwarded-user"),
+        Some("6f1c2a52-0000-4000-8000-000000000001")
+    );
+    assert_eq!(
+        header(&echo, "x-forwarded-email"),
+        Some("alice@example.com")
+    );
+    assert_eq!(header(&echo, "x-forwarded-groups"), Some("admins,staff"));
+    assert_eq!(header(&echo, "x-roles"), Some("authp/admin,authp/user"));
+    assert_eq!(
+        header(&echo, "x-forwarded-host"),
+        Some(gateway.addr.to_string().as_str())
+    );
+    assert_eq!(header(&echo, "x-forwarded-proto"), Some("http"));
+    assert_eq!(
+        header(&echo, "x-forwarded-for"),
+        Some("203.0.113.7, 127.0.0.1")
+    );
+    // The app's own cookie goes through; the gateway's session does not.
+    let cookie = header(&echo, "cookie").unwrap();
+    assert!(cookie.contains("app_cookie=kept"), "{cookie}");
+    assert!(!cookie.contains("portcullis"), "{cookie}");
+}
+
+#[tokio::test]
+async fn headers_are_omitted_not_spoofable_when_the_user_lacks_the_claim() {
+    let issuer = MockIssuer::start().await;
+    issuer.with(|s| {
+        s.user.remove("cognito:groups");
+        s.user.remove("custom:roles");
+    });
+    let upstream = MockUpstream::start().await;
+    let gateway = Gateway::start(&issuer, &upstream.url).await;
+    let browser = Browser::new();
+    sign_in(&browser, &gateway).await;
+    let echo: serde_json::Value = browser
+        .client
+        .get(format!("{}/", gateway.url))
+        .header("X-Forwarded-Groups", "admins")
+        .header("X-Roles", "authp/admin")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(header(&echo, "x-forwarded-groups"), None);
+    assert_eq!(header(&echo, "x-roles"), None);
+}
+
+#[tokio::test]
+async fn api_clients_get_401_and_bad_cookies_are_not_a_session() {
+    let (_issuer, upstream, gateway) = stack().await;
+    let api = reqwest::Client::new();
+    let url = format!("{}/api/items", gateway.url);
+    for cookie in [
+        None,
+        Some("portcullis=garbage".to_string()),
+        Some("portcullis=".to_string()),
+        Some(format!("portcullis={}", "A".repeat(3000))),
+        Some("portcullis_0=AQ; portcullis_1=AQ".to_string()),
+    ] {
+        let mut req = api.post(&url).body("x");
+        if let Some(c) = &cookie {
+            req = req.header("Cookie", c);
+        }
+        let response = req.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{cookie:?}");
+        assert!(
+            response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer")
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "unauthorized");
+    }
+    // A browser's GET without Accept: text/html is an API call too.
+    assert_eq!(api.get(&url).send().await.unwrap().status(), 401);
+    assert_eq!(upstream.hits(), 0);
+
+    // A session cookie that is tampered with, or moved under another name, is no session.
+    let browser = Browser::new();
+    sign_in(&browser, &gateway).await;
+    let cookies = browser.cookies_for(&gateway.url);
+    let session = cookies
+        .split("; ")
+        .find_map(|c| c.strip_prefix("portcullis="))
+        .unwrap()
+        .to_string();
+    let mut flipped = session.clone().into_bytes();
+    flipped[40] = if flipped[40] == b'A' { b'B' } else { b'A' };
+    for cookie in [
+        format!("portcullis={}", String::from_utf8(flipped).unwrap()),
+        format!("portcullis={}", &session[..session.len() - 4]),
+        format!("portcullis_login_abc={session}"),
+        format!("portcullis_signout={session}"),
+    ] {
+        let response = api
+            .get(&url)
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{cookie}");
+    }
+    let ok = api
+        .get(&url)
+        .header("Cookie", format!("portcullis={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
+
+#[tokio::test]
+async fn cookies_are_http_only_and_lax() {
+    let (_issuer, _upstream, gateway) = stack().await;
+    let browser = Browser::new();
+    let start = browser.get(&format!("{}/", gateway.url)).await;
+    let set: Vec<String> = start
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(set.len(), 1);
+    assert!(set[0].starts_with("portcullis_login_"));
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=600"] {
+        assert!(set[0].contains(attr), "{attr} in {}", set[0]);
+    }
+}
+
+#[tokio::test]
+async fn large_sessions_are_chunked() {
+    let issuer = MockIssuer::start().await;
+    let groups: Vec<String> = (0..200)
+        .map(|i| format!("group-with-a-long-name-{i:04}"))
+        .collect();
+    issuer.with(|s| {
+        s.user
+            .insert("cognito:groups".into(), serde_json::json!(groups));
+    });
+    let upstream = MockUpstream::start().await;
+    let gateway = Gateway::start(&issuer, &upstream.url).await;
+    let browser = Browser::new();
+    let echo = sign_in(&browser, &gateway).await;
+    assert_eq!(
+        header(&echo, "x-forwarded-groups")
+            .unwrap()
+            .split(',')
+            .count(),
+        200
+    );
+    let cookies = browser.cookies_for(&gateway.url);
+    assert!(
+        cookies.contains("portcullis_0=") && cookies.contains("portcullis_1="),
+        "{cookies}"
+    );
+    assert!(!cookies.split("; ").any(|c| c.starts_with("portcullis=")));
+    for c in cookies.split("; ") {
+        assert!(c.len() < 4000, "cookie of {} bytes", c.len());
+    }
+}
+
+#[tokio::test]
+async fn sessions_too_large_for_cookies_get_a_clear_page() {
+    let issuer = MockIssuer::start().await;
+    let groups: Vec<String> = (0..1000)
+        .map(|i| format!("group-with-a-long-name-{i:04}"))
+        .collect();
+    issuer.with(|s| {
+        s.user
+            .insert("cognito:groups".into(), serde_json::json!(groups));
+    });
+    let upstream = MockUpstream::start().await;
+    let gateway = Gateway::start(&issuer, &upstream.url).await;
+    let browser = Browser::new();
+    let (response, _) = browser.walk(&format!("{}/", gateway.url)).await;
+    assert_eq!(response.status(), 500);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("server-side session store")
+    );
+    assert_eq!(upstream.hits(), 0);
+}
+
+#[tokio::test]
+async fn userinfo_shows_the_session_identity() {
+    let (_issuer, _upstream, gateway) = stack().await;
+    let browser = Browser::new();
+    let url = format!("{}/oauth2/userinfo", gateway.url);
+    assert_eq!(browser.get(&url).await.status(), 401);
+    sign_in(&browser, &gateway).await;
+    let info: serde_json::Value = browser.get(&url).await.json().await.unwrap();
+    assert_eq!(info["user"], "6f1c2a52-0000-4000-8000-000000000001");
+    assert_eq!(info["email"], "alice@example.com");
+    assert_eq!(info["preferred_username"], "alice");
+    assert_eq!(info["groups"], serde_json::json!(["admins", "staff"]));
+    assert!(info["expires_at"].as_u64().unwrap() > 0);
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let (_issuer, upstream, gateway) = stack().await;
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client
+            .get(format!("{}/healthz", gateway.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client
+            .get(format!("{}/readyz", gateway.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(upstream.hits(), 0);
+}
