@@ -76,7 +76,7 @@ public_url = "{gateway_url}"
 
 [upstream]
 url = "{upstream}"
-timeout = "2s"
+timeout = "1s"
 
 [oidc]
 issuer = "{issuer_url}"
