@@ -1,0 +1,184 @@
+//! The `portcullis` binary: `check` against a live (mock) issuer, config errors all at once,
+//! environment overrides and secret files.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use common::*;
+
+/// A fresh directory for one test's files.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("portcullis-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn portcullis(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    cmd.args(args).env_remove("PORTCULLIS_CONFIG");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().await.unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn check_validates_config_and_issuer() {
+    let issuer = MockIssuer::start().await;
+    let dir = temp_dir("ok");
+    let path = dir.join("portcullis.toml");
+    std::fs::write(
+        &path,
+        config(
+            "https://app.example.com",
+            &issuer,
+            "http://127.0.0.1:9",
+            "",
+            "",
+        ),
+    )
+    .unwrap();
+    let out = portcullis(&["check", "--config", path.to_str().unwrap()], &[]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("config: ok"), "{stdout}");
+    assert!(
+        stdout.contains("https://app.example.com/oauth2/callback"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("https://app.example.com/oauth2/signed_out"),
+        "{stdout}"
+    );
+
+    // Issuer unreachable: exit 69, one line, no panic.
+    issuer.with(|s| s.down = true);
+    let out = portcullis(&["check", "--config", path.to_str().unwrap()], &[]).await;
+    assert_eq!(out.status.code(), Some(69));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("issuer:") && stderr.contains("503"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"));
+}
+
+#[tokio::test]
+async fn config_errors_are_reported_all_at_once() {
+    let dir = temp_dir("bad");
+    let path = dir.join("bad.toml");
+    std::fs::write(
+        &path,
+        r#"
+[server]
+public_url = "not a url"
+listen = "nowhere"
+
+[upstream]
+url = "https://upstream.internal/app"
+
+[oidc]
+user_pool_id = "eu-west-1-no-underscore"
+allowed_algorithms = ["none"]
+clinet_id = "typo"
+
+[session]
+secret = "too short"
+"#,
+    )
+    .unwrap();
+    let out = portcullis(&["check", "--config", path.to_str().unwrap()], &[]).await;
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("config: "))
+        .collect();
+    for key in [
+        "server.listen",
+        "server.public_url",
+        "upstream.url",
+        "oidc.user_pool_id",
+        "oidc.allowed_algorithms",
+        "oidc.clinet_id: unknown key",
+        "oidc.client_id: required",
+        "session.secret",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.contains(key)),
+            "{key} missing in:\n{stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("too short"),
+        "{stderr}"
+    );
+
+    let out = portcullis(&["check", "--config", "/nonexistent/portcullis.toml"], &[]).await;
+    assert_eq!(out.status.code(), Some(64));
+    assert!(text(&out.stderr).contains("does not exist"));
+}
+
+#[tokio::test]
+async fn environment_overrides_and_secret_files() {
+    let issuer = MockIssuer::start().await;
+    let dir = temp_dir("env");
+    let secret_path = dir.join("client-secret");
+    std::fs::write(&secret_path, format!("{CLIENT_SECRET}\n")).unwrap();
+    let path = dir.join("portcullis.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[server]
+public_url = "https://app.example.com"
+[upstream]
+url = "http://127.0.0.1:8080"
+[oidc]
+issuer = "{}"
+client_secret_file = "{}"
+"#,
+            issuer.issuer_url(),
+            secret_path.display()
+        ),
+    )
+    .unwrap();
+    let config_path = path.to_str().unwrap();
+    // client_id and the session secret come from the environment.
+    let out = portcullis(
+        &["check"],
+        &[
+            ("PORTCULLIS_CONFIG", config_path),
+            ("PORTCULLIS_OIDC__CLIENT_ID", "12345"),
+            ("PORTCULLIS_SESSION__SECRET", SESSION_SECRET),
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // Without them, both are named.
+    let out = portcullis(&["check", "--config", config_path], &[]).await;
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("oidc.client_id: required"), "{stderr}");
+    assert!(stderr.contains("session.secret: required"), "{stderr}");
+    // An unknown key from the environment is an error like any other.
+    let out = portcullis(
+        &["check", "--config", config_path],
+        &[
+            ("PORTCULLIS_OIDC__CLIENT_ID", "x"),
+            ("PORTCULLIS_SESSION__SECRET", SESSION_SECRET),
+            ("PORTCULLIS_SESSION__SECRT", "typo"),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(64));
+    assert!(text(&out.stderr).contains("session.secrt: unknown key"));
+}
