@@ -225,3 +225,112 @@ impl Sessions {
         (target, self.jar.expire(&name))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::header::COOKIE;
+    use serde_json::json;
+
+    fn sessions(public_url: &str) -> Sessions {
+        let settings = crate::config::from_toml_str(&format!(
+            r#"
+            [server]
+            public_url = "{public_url}"
+            [upstream]
+            url = "http://127.0.0.1:8080"
+            [oidc]
+            issuer = "https://idp.example.com"
+            client_id = "c"
+            [session]
+            secret = "0123456789abcdef0123456789abcdef"
+            "#
+        ))
+        .unwrap();
+        Sessions::new(&settings)
+    }
+
+    fn token(claims: serde_json::Value) -> String {
+        format!("e30.{}.sig", URL_SAFE_NO_PAD.encode(claims.to_string()))
+    }
+
+    fn request_with(set_cookies: &[HeaderValue]) -> HeaderMap {
+        let pairs: Vec<&str> = set_cookies
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap())
+            .collect();
+        let mut h = HeaderMap::new();
+        h.insert(COOKIE, HeaderValue::from_str(&pairs.join("; ")).unwrap());
+        h
+    }
+
+    #[test]
+    fn https_uses_host_prefix_and_secure() {
+        let s = sessions("https://app.example.com");
+        let claims = json!({"sub": "u", "exp": 2000});
+        let session = Session::new(
+            token(claims.clone()),
+            claims.as_object().unwrap().clone(),
+            Duration::from_secs(60),
+            1000,
+        );
+        let set = s.store(&session, &HeaderMap::new(), 1000).unwrap();
+        let text = set[0].to_str().unwrap();
+        assert!(text.starts_with("__Host-portcullis="), "{text}");
+        assert!(
+            text.contains("; Secure") && text.contains("HttpOnly") && text.contains("Max-Age=60")
+        );
+        let loaded = s.load(&request_with(&set), 1000).unwrap();
+        assert_eq!(loaded.claims["sub"], "u");
+        // The session ends with the token or the lifetime, whichever is first.
+        assert_eq!(loaded.expires_at, 1060);
+        assert!(s.load(&request_with(&set), 1060).is_none());
+        // A cookie sealed for http (no prefix) is foreign here.
+        let plain = sessions("http://127.0.0.1:4180");
+        let set = plain.store(&session, &HeaderMap::new(), 1000).unwrap();
+        assert!(set[0].to_str().unwrap().starts_with("portcullis="));
+        assert!(!set[0].to_str().unwrap().contains("Secure"));
+        assert!(s.load(&request_with(&set), 1000).is_none());
+    }
+
+    #[test]
+    fn session_ends_at_token_expiry_when_sooner() {
+        let claims = json!({"sub": "u", "exp": 1100});
+        let session = Session::new(
+            token(claims.clone()),
+            claims.as_object().unwrap().clone(),
+            Duration::from_secs(3600),
+            1000,
+        );
+        assert_eq!(session.expires_at, 1100);
+    }
+
+    #[test]
+    fn stale_or_foreign_sign_in_cookies_do_not_open() {
+        let s = sessions("http://127.0.0.1:4180");
+        let login = PendingLogin {
+            state: "state-value-0123456789".into(),
+            nonce: "n".into(),
+            verifier: "v".into(),
+            target: "/x".into(),
+            started_at: 1000,
+        };
+        let set = s.begin_login(&login, &HeaderMap::new());
+        let req = request_with(&set);
+        assert_eq!(
+            s.take_login(&login.state, &req, 1001).0.unwrap().target,
+            "/x"
+        );
+        assert!(
+            s.take_login(&login.state, &req, 1000 + LOGIN_TTL.as_secs())
+                .0
+                .is_none()
+        );
+        assert!(
+            s.take_login("state-value-0123456789-other", &req, 1001)
+                .0
+                .is_none()
+        );
+        assert!(s.take_login("state-value-", &req, 1001).0.is_none());
+    }
+}
