@@ -18,7 +18,6 @@ const EXIT_ISSUER: u8 = 69;
     version,
     about = "Identity-aware reverse proxy for OpenID Connect and Amazon Cognito"
 )]
-#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     /// Configuration file (TOML); `PORTCULLIS_*` environment variables override its keys.
     #[arg(long, short, env = "PORTCULLIS_CONFIG", global = true)]
