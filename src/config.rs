@@ -25,8 +25,12 @@ use crate::identity::{ClaimPath, HeaderMapping, IdentityHeaders};
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:4180";
 /// Default scopes requested at the authorization endpoint.
 pub const DEFAULT_SCOPES: [&str; 3] = ["openid", "email", "profile"];
-/// Default session lifetime.
-pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
+/// Default absolute session lifetime: a working day.
+pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+/// Default idle timeout: a session unused this long ends.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Default time before token expiry at which the gateway refreshes them.
+pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// Default base name of the gateway's cookies.
 pub const DEFAULT_COOKIE_NAME: &str = "portcullis";
 /// Default clock leeway for `exp` / `iat` checks.
@@ -156,8 +160,12 @@ pub struct OidcSettings {
 pub struct SessionSettings {
     /// Key material from which cookie keys are derived.
     pub secret: Secret,
-    /// Maximum lifetime of a session.
+    /// Absolute lifetime of a session, from sign-in; refreshing tokens does not extend it.
     pub lifetime: Duration,
+    /// A session not used for this long ends.
+    pub idle_timeout: Duration,
+    /// Tokens are refreshed this long before they expire (at most half their lifetime).
+    pub refresh_margin: Duration,
     /// Base name of every cookie the gateway sets (the `__Host-` prefix is added on https).
     pub cookie_name: String,
 }
@@ -233,6 +241,10 @@ struct RawSession {
     secret_file: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     lifetime: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    idle_timeout: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    refresh_margin: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     cookie_name: Option<String>,
 }
@@ -719,6 +731,18 @@ fn validate_session(raw: RawSession, errors: &mut Vec<String>) -> Option<Session
         DEFAULT_SESSION_LIFETIME,
         errors,
     );
+    let idle_timeout = duration(
+        raw.idle_timeout,
+        "session.idle_timeout",
+        DEFAULT_IDLE_TIMEOUT,
+        errors,
+    );
+    let refresh_margin = duration(
+        raw.refresh_margin,
+        "session.refresh_margin",
+        DEFAULT_REFRESH_MARGIN,
+        errors,
+    );
     let cookie_name = raw
         .cookie_name
         .unwrap_or_else(|| DEFAULT_COOKIE_NAME.to_string());
@@ -736,6 +760,8 @@ fn validate_session(raw: RawSession, errors: &mut Vec<String>) -> Option<Session
     Some(SessionSettings {
         secret: secret?,
         lifetime,
+        idle_timeout,
+        refresh_margin,
         cookie_name,
     })
 }

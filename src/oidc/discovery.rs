@@ -17,6 +17,9 @@ pub struct Metadata {
     pub token_endpoint: Url,
     /// The signing keys.
     pub jwks_uri: Url,
+    /// Token revocation (RFC 7009), when the issuer offers it (Cognito: `/oauth2/revoke`).
+    #[serde(default)]
+    pub revocation_endpoint: Option<Url>,
     /// RP-initiated logout, when the issuer offers it.
     #[serde(default)]
     pub end_session_endpoint: Option<Url>,

@@ -33,18 +33,20 @@ pub struct AuthorizeRequest<'a> {
     pub verifier: &'a str,
 }
 
-/// The token endpoint's answer to a code exchange.
+/// The token endpoint's answer to a code exchange or a refresh.
 #[derive(Deserialize)]
 pub struct TokenResponse {
     /// The ID token, validated before anything else is done with the response.
-    pub id_token: String,
+    pub id_token: Option<String>,
+    /// A refresh token: on sign-in, and on refresh when the issuer rotates them.
+    pub refresh_token: Option<String>,
 }
 
 /// Why a code exchange failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExchangeError {
-    /// The issuer refused the code (`invalid_grant`: used, expired, or not ours).
-    #[error("token endpoint refused the code: {0}")]
+    /// The issuer refused the grant (`invalid_grant`: a used or expired code, a revoked refresh token).
+    #[error("token endpoint refused the grant: {0}")]
     Refused(String),
     /// The issuer could not be reached or answered with garbage.
     #[error(transparent)]
@@ -86,13 +88,63 @@ impl Issuer {
         code: &str,
         verifier: &str,
     ) -> Result<TokenResponse, ExchangeError> {
-        let endpoint = provider.metadata.token_endpoint.as_str();
-        let mut form = vec![
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", redirect_uri),
-            ("code_verifier", verifier),
-        ];
+        self.token_request(
+            provider,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect_uri),
+                ("code_verifier", verifier),
+            ],
+        )
+        .await
+    }
+
+    /// Uses a refresh token (`grant_type=refresh_token`).
+    pub async fn refresh(
+        &self,
+        provider: &Provider,
+        refresh_token: &str,
+    ) -> Result<TokenResponse, ExchangeError> {
+        self.token_request(
+            provider,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ],
+        )
+        .await
+    }
+
+    /// Revokes a refresh token (RFC 7009) when the issuer has a revocation endpoint; best effort,
+    /// since the session is ended locally whatever the issuer answers.
+    pub async fn revoke(&self, provider: &Provider, refresh_token: &str) {
+        let Some(endpoint) = &provider.metadata.revocation_endpoint else {
+            return;
+        };
+        let request = self.authenticated_post(
+            endpoint.as_str(),
+            vec![
+                ("token", refresh_token),
+                ("token_type_hint", "refresh_token"),
+            ],
+        );
+        match request.send().await {
+            Ok(r) if r.status().is_success() => tracing::debug!("refresh token revoked"),
+            Ok(r) => tracing::warn!(status = r.status().as_u16(), "token revocation refused"),
+            Err(e) => {
+                tracing::warn!(error = %unreachable(endpoint.as_str(), &e), "token revocation failed")
+            }
+        }
+    }
+
+    /// A POST to an issuer endpoint with this client's authentication: client_secret_basic for
+    /// confidential clients, `client_id` in the body for public ones.
+    fn authenticated_post<'a>(
+        &'a self,
+        endpoint: &str,
+        mut form: Vec<(&'a str, &'a str)>,
+    ) -> reqwest::RequestBuilder {
         let mut request = self.http.post(endpoint);
         match &self.settings.client_secret {
             Some(secret) => {
@@ -103,8 +155,17 @@ impl Issuer {
             }
             None => form.push(("client_id", &self.settings.client_id)),
         }
-        let response = request
-            .form(&form)
+        request.form(&form)
+    }
+
+    async fn token_request(
+        &self,
+        provider: &Provider,
+        form: &[(&str, &str)],
+    ) -> Result<TokenResponse, ExchangeError> {
+        let endpoint = provider.metadata.token_endpoint.as_str();
+        let response = self
+            .authenticated_post(endpoint, form.to_vec())
             .send()
             .await
             .map_err(|e| ExchangeError::Unavailable(unreachable(endpoint, &e)))?;

@@ -33,14 +33,28 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+/// What an ID token must match besides the issuer's keys and this client.
+#[derive(Debug, Clone, Copy)]
+pub enum Expect<'a> {
+    /// From a sign-in: `nonce` must be the one sent with it.
+    SignIn {
+        /// The nonce of the sign-in.
+        nonce: &'a str,
+    },
+    /// From a refresh: the same user as before (OpenID Connect Core 12.2).
+    Refresh {
+        /// `sub` of the session's current ID token.
+        sub: &'a str,
+    },
+}
+
 impl Issuer {
-    /// Validates an ID token received from the token endpoint for the login that sent `nonce`,
-    /// and returns its claims.
+    /// Validates an ID token received from the token endpoint and returns its claims.
     pub async fn validate_id_token(
         &self,
         provider: &Provider,
         token: &str,
-        nonce: &str,
+        expect: Expect<'_>,
     ) -> Result<Map<String, Value>, TokenError> {
         let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
         let alg = header.alg;
@@ -75,16 +89,20 @@ impl Issuer {
             Some(_) => return Err(TokenError::Invalid("iat is in the future".into())),
             None => return Err(TokenError::Invalid("iat is not a number".into())),
         }
-        if claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-        {
+        let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
+        if sub.is_empty() {
             return Err(TokenError::Invalid("sub is missing or empty".into()));
         }
-        match claims.get("nonce").and_then(Value::as_str) {
-            Some(n) if constant_time_eq(n, nonce) => {}
-            _ => return Err(TokenError::Invalid("nonce does not match".into())),
+        match expect {
+            Expect::SignIn { nonce } => match claims.get("nonce").and_then(Value::as_str) {
+                Some(n) if constant_time_eq(n, nonce) => {}
+                _ => return Err(TokenError::Invalid("nonce does not match".into())),
+            },
+            Expect::Refresh { sub: previous } => {
+                if sub != previous {
+                    return Err(TokenError::Invalid("sub changed on refresh".into()));
+                }
+            }
         }
         // OpenID Connect Core 3.1.3.7: an azp naming another party means the token was issued
         // for someone else; checked whenever present (stricter than "with several audiences").

@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use http::header::{ACCEPT, SET_COOKIE};
 use url::Url;
 
+use super::authn::{Authn, authenticate};
 use super::{AppState, GatewayError, SIGNED_OUT_PATH, redirect};
-use crate::oidc::{AuthorizeRequest, ExchangeError, now_secs, random_token};
+use crate::oidc::{AuthorizeRequest, ExchangeError, Expect, now_secs, random_token};
 use crate::redirect::safe_target;
 use crate::session::{PendingLogin, Session};
 
@@ -24,7 +25,8 @@ fn query_param(query: Option<&str>, name: &str) -> Option<String> {
         .filter(|v| v.len() <= MAX_PARAM_LEN)
 }
 
-fn with_cookies(
+/// Appends `Set-Cookie` values to a response.
+pub(super) fn with_cookies(
     mut response: Response,
     cookies: impl IntoIterator<Item = HeaderValue>,
 ) -> Response {
@@ -154,18 +156,29 @@ async fn finish_login(
                 ExchangeError::Unavailable(_) => GatewayError::IssuerUnavailable,
             }
         })?;
+    let Some(id_token) = tokens.id_token else {
+        tracing::warn!("token endpoint returned no ID token");
+        return Err(GatewayError::SignInRejected);
+    };
     let claims = app
         .0
         .issuer
-        .validate_id_token(&provider, &tokens.id_token, &login.nonce)
+        .validate_id_token(
+            &provider,
+            &id_token,
+            Expect::SignIn {
+                nonce: &login.nonce,
+            },
+        )
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "ID token rejected");
             GatewayError::SignInRejected
         })?;
     let session = Session::new(
-        tokens.id_token,
+        id_token,
         claims,
+        tokens.refresh_token,
         app.0.settings.session.lifetime,
         now,
     );
@@ -223,6 +236,9 @@ pub(super) async fn sign_out(
             })
     };
     if let Some(s) = &session {
+        if let (Some(token), Some(provider)) = (&s.refresh_token, app.0.issuer.provider()) {
+            app.0.issuer.revoke(&provider, token).await;
+        }
         tracing::info!(session = %s.id, "signed out");
     }
     let location = match issuer_logout {
@@ -243,8 +259,11 @@ pub(super) async fn signed_out(State(app): State<AppState>, headers: HeaderMap) 
 
 /// `GET /oauth2/userinfo`: who the session belongs to, as the upstream sees it.
 pub(super) async fn userinfo(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(session) = app.0.sessions.load(&headers, now_secs()) else {
-        return GatewayError::Unauthorized.into_response();
+    let (session, cookies) = match authenticate(&app, &headers).await {
+        Authn::SignedIn { session, cookies } => (session, cookies),
+        Authn::Anonymous { cookies } => {
+            return with_cookies(GatewayError::Unauthorized.into_response(), cookies);
+        }
     };
     let identity = &app.0.settings.identity;
     let values = |header: &str| {
@@ -254,12 +273,12 @@ pub(super) async fn userinfo(State(app): State<AppState>, headers: HeaderMap) ->
             .unwrap_or_default()
     };
     let first = |header: &str| values(header).into_iter().next();
-    Json(serde_json::json!({
+    let body = Json(serde_json::json!({
         "user": first("x-forwarded-user"),
         "email": first("x-forwarded-email"),
         "preferred_username": first("x-forwarded-preferred-username"),
         "groups": values("x-forwarded-groups"),
-        "expires_at": session.expires_at,
-    }))
-    .into_response()
+        "expires_at": session.ends_at(app.0.settings.session.idle_timeout),
+    }));
+    with_cookies(body.into_response(), cookies)
 }

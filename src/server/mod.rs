@@ -2,6 +2,7 @@
 //! state they share.
 
 mod auth;
+mod authn;
 mod error;
 
 use std::future::Future;
@@ -20,9 +21,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 pub use error::{GatewayError, escape_html, redirect};
 
 use crate::config::Settings;
-use crate::oidc::{FetchError, Issuer, now_secs};
+use crate::oidc::{FetchError, Issuer};
 use crate::proxy::{Forwarded, Upstream};
-use crate::session::Sessions;
+use crate::session::{Refresher, Sessions};
 
 /// Starts a sign-in: `?rd=PATH` is where to go afterwards.
 pub const START_PATH: &str = "/oauth2/start";
@@ -47,6 +48,7 @@ struct Inner {
     settings: Settings,
     issuer: Arc<Issuer>,
     sessions: Sessions,
+    refresher: Refresher,
     upstream: Upstream,
 }
 
@@ -56,6 +58,7 @@ impl AppState {
         let issuer = Arc::new(Issuer::new(settings.oidc.clone())?);
         Ok(Self(Arc::new(Inner {
             sessions: Sessions::new(&settings),
+            refresher: Refresher::default(),
             upstream: Upstream::new(&settings.upstream),
             issuer,
             settings,
@@ -113,8 +116,11 @@ async fn readyz(State(app): State<AppState>) -> Response {
 /// Everything the gateway does not own: signed-in requests go upstream with identity headers;
 /// others are sent to sign in (browsers) or refused (API clients).
 async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response {
-    let Some(session) = app.0.sessions.load(req.headers(), now_secs()) else {
-        return auth::unauthenticated(&app, &req);
+    let (session, cookies) = match authn::authenticate(&app, req.headers()).await {
+        authn::Authn::SignedIn { session, cookies } => (session, cookies),
+        authn::Authn::Anonymous { cookies } => {
+            return auth::with_cookies(auth::unauthenticated(&app, &req), cookies);
+        }
     };
     let peer = req
         .extensions()
@@ -135,5 +141,5 @@ async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response 
         host: &server.public_host,
         prior_for,
     };
-    app.0.upstream.forward(req, &fwd).await
+    auth::with_cookies(app.0.upstream.forward(req, &fwd).await, cookies)
 }

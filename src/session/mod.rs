@@ -7,6 +7,7 @@
 
 mod codec;
 mod jar;
+mod refresh;
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use serde_json::{Map, Value};
 
 pub use codec::Codec;
 pub use jar::{CookieJar, request_cookies};
+pub use refresh::{RefreshFailure, Refresher};
 
 use crate::config::Settings;
 use crate::oidc::TokenError;
@@ -41,10 +43,16 @@ pub struct Session {
     pub id: String,
     /// When the user signed in (Unix seconds).
     pub issued_at: u64,
-    /// When the session ends (Unix seconds): the session lifetime or the ID token's expiry, whichever comes first.
+    /// Absolute end of the session (Unix seconds): sign-in plus `session.lifetime`.
     pub expires_at: u64,
+    /// Last time the session was used (Unix seconds), for the idle timeout; updated coarsely.
+    pub last_seen: u64,
     /// The validated ID token: the source of the claims, and the `id_token_hint` at sign-out.
     pub id_token: String,
+    /// The refresh token, when the issuer gave one.
+    pub refresh_token: Option<String>,
+    /// When the ID token expires (Unix seconds).
+    pub tokens_expire_at: u64,
     /// Claims of `id_token`, decoded on load.
     #[serde(skip)]
     pub claims: Map<String, Value>,
@@ -52,15 +60,77 @@ pub struct Session {
 
 impl Session {
     /// A session for a freshly validated ID token.
-    pub fn new(id_token: String, claims: Map<String, Value>, lifetime: Duration, now: u64) -> Self {
-        let token_exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(now);
-        Self {
+    pub fn new(
+        id_token: String,
+        claims: Map<String, Value>,
+        refresh_token: Option<String>,
+        lifetime: Duration,
+        now: u64,
+    ) -> Self {
+        let mut session = Self {
             id: crate::oidc::random_token(16),
             issued_at: now,
-            expires_at: token_exp.min(now.saturating_add(lifetime.as_secs())),
-            id_token,
-            claims,
+            expires_at: now.saturating_add(lifetime.as_secs()),
+            last_seen: now,
+            id_token: String::new(),
+            refresh_token: None,
+            tokens_expire_at: now,
+            claims: Map::new(),
+        };
+        session.set_tokens(id_token, claims, refresh_token);
+        session
+    }
+
+    /// Takes the tokens of a refresh. The refresh token is replaced only when the issuer sent a
+    /// new one (rotation); otherwise the current one stays valid and is kept.
+    pub fn set_tokens(
+        &mut self,
+        id_token: String,
+        claims: Map<String, Value>,
+        refresh_token: Option<String>,
+    ) {
+        self.tokens_expire_at = claims
+            .get("exp")
+            .and_then(Value::as_u64)
+            .unwrap_or(self.issued_at);
+        self.id_token = id_token;
+        self.claims = claims;
+        if refresh_token.is_some() {
+            self.refresh_token = refresh_token;
         }
+    }
+
+    /// When the session stops being honoured, refresh aside: the absolute lifetime, the idle
+    /// timeout, and (without a refresh token, which could extend them) the tokens' expiry.
+    pub fn ends_at(&self, idle_timeout: Duration) -> u64 {
+        let mut end = self
+            .expires_at
+            .min(self.last_seen.saturating_add(idle_timeout.as_secs()));
+        if self.refresh_token.is_none() {
+            end = end.min(self.tokens_expire_at);
+        }
+        end
+    }
+
+    /// Whether the tokens are due for a refresh: within `margin` of expiry (at most half their
+    /// lifetime, so short-lived tokens are not refreshed on every request).
+    pub fn refresh_due(&self, now: u64, margin: Duration) -> bool {
+        if self.refresh_token.is_none() {
+            return false;
+        }
+        let issued = self.claims.get("iat").and_then(Value::as_u64).unwrap_or(0);
+        let half_life = self.tokens_expire_at.saturating_sub(issued) / 2;
+        now.saturating_add(margin.as_secs().min(half_life)) >= self.tokens_expire_at
+    }
+
+    /// Whether the ID token is still within its lifetime.
+    pub fn tokens_valid(&self, now: u64) -> bool {
+        now < self.tokens_expire_at
+    }
+
+    /// The `sub` claim.
+    pub fn subject(&self) -> &str {
+        self.claims.get("sub").and_then(Value::as_str).unwrap_or("")
     }
 }
 
@@ -98,6 +168,7 @@ pub struct TooLarge(pub usize);
 pub struct Sessions {
     codec: Codec,
     jar: CookieJar,
+    idle_timeout: Duration,
 }
 
 impl Sessions {
@@ -111,6 +182,7 @@ impl Sessions {
         Self {
             codec: Codec::new(settings.session.secret.expose().as_bytes(), "cookie v1"),
             jar: CookieJar::new(base, settings.server.secure_cookies()),
+            idle_timeout: settings.session.idle_timeout,
         }
     }
 
@@ -119,12 +191,13 @@ impl Sessions {
         &self.jar
     }
 
-    /// The session carried by the request, if there is a valid, unexpired one.
+    /// The session carried by the request, if there is one that has not ended. Its tokens may
+    /// still need a refresh.
     pub fn load(&self, headers: &HeaderMap, now: u64) -> Option<Session> {
         let sealed = self.jar.read_chunks(headers, MAX_CHUNKS)?;
         let plain = self.codec.open(self.jar.base(), &sealed)?;
         let mut session: Session = serde_json::from_slice(&plain).ok()?;
-        if session.expires_at <= now {
+        if session.ends_at(self.idle_timeout) <= now {
             return None;
         }
         session.claims = jwt_claims(&session.id_token).ok()?;
@@ -143,7 +216,7 @@ impl Sessions {
         if sealed.len() > CHUNK_SIZE * MAX_CHUNKS {
             return Err(TooLarge(sealed.len()));
         }
-        let max_age = session.expires_at.saturating_sub(now);
+        let max_age = session.ends_at(self.idle_timeout).saturating_sub(now);
         Ok(self.jar.write_chunks(&sealed, CHUNK_SIZE, max_age, request))
     }
 
@@ -271,6 +344,7 @@ mod tests {
         let session = Session::new(
             token(claims.clone()),
             claims.as_object().unwrap().clone(),
+            None,
             Duration::from_secs(60),
             1000,
         );
@@ -283,7 +357,7 @@ mod tests {
         let loaded = s.load(&request_with(&set), 1000).unwrap();
         assert_eq!(loaded.claims["sub"], "u");
         // The session ends with the token or the lifetime, whichever is first.
-        assert_eq!(loaded.expires_at, 1060);
+        assert_eq!(loaded.ends_at(Duration::from_secs(3600)), 1060);
         assert!(s.load(&request_with(&set), 1060).is_none());
         // A cookie sealed for http (no prefix) is foreign here.
         let plain = sessions("http://127.0.0.1:4180");
@@ -296,13 +370,20 @@ mod tests {
     #[test]
     fn session_ends_at_token_expiry_when_sooner() {
         let claims = json!({"sub": "u", "exp": 1100});
-        let session = Session::new(
+        let mut session = Session::new(
             token(claims.clone()),
             claims.as_object().unwrap().clone(),
+            None,
             Duration::from_secs(3600),
             1000,
         );
-        assert_eq!(session.expires_at, 1100);
+        let idle = Duration::from_secs(600);
+        assert_eq!(session.ends_at(idle), 1100);
+        // A refresh token lets the session outlive its tokens, up to the idle timeout...
+        session.refresh_token = Some("r".into());
+        assert_eq!(session.ends_at(idle), 1600);
+        // ...and the absolute lifetime.
+        assert_eq!(session.ends_at(Duration::from_secs(86400)), 4600);
     }
 
     #[test]

@@ -80,6 +80,20 @@ pub struct IssuerState {
     pub tamper: Option<Tamper>,
     /// Whether discovery names an `end_session_endpoint`.
     pub end_session: bool,
+    /// Lifetime of issued tokens, in seconds.
+    pub token_ttl: u64,
+    /// How far in the past tokens say they were issued (makes them due for refresh at once).
+    pub backdate: u64,
+    /// Issue a new refresh token on every refresh, invalidating the old one.
+    pub rotate: bool,
+    /// The token endpoint answers refresh grants with 503 while true.
+    pub refresh_down: bool,
+    /// Refresh tokens that are valid now.
+    pub refresh_tokens: Vec<String>,
+    /// Refresh tokens presented to the token endpoint, in order.
+    pub refreshes: Vec<String>,
+    /// Tokens presented to `/oauth2/revoke`, with the Authorization header.
+    pub revoked: Vec<(String, Option<String>)>,
     pub jwks_hits: usize,
     pub token_requests: Vec<(HashMap<String, String>, Option<String>)>,
     pub authorize_requests: Vec<HashMap<String, String>>,
@@ -103,6 +117,15 @@ fn now() -> u64 {
 
 fn random() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+}
+
+/// A refresh token the size of Cognito's (an encrypted JWT of about 1.7 KB).
+fn refresh_token() -> String {
+    let bytes: Vec<u8> = (0..1250).map(|_| rand::random::<u8>()).collect();
+    format!(
+        "eyJjdHkiOiJKV1QiLCJlbmMiOiJBMjU2R0NNIiwiYWxnIjoiUlNBLU9BRVAifQ.{}",
+        URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 pub fn default_user() -> Map<String, Value> {
@@ -141,6 +164,13 @@ impl MockIssuer {
             deny: None,
             tamper: None,
             end_session: false,
+            token_ttl: 3600,
+            backdate: 0,
+            rotate: false,
+            refresh_down: false,
+            refresh_tokens: Vec::new(),
+            refreshes: Vec::new(),
+            revoked: Vec::new(),
             jwks_hits: 0,
             token_requests: Vec::new(),
             authorize_requests: Vec::new(),
@@ -159,7 +189,7 @@ impl MockIssuer {
                 "/oauth2/userInfo",
                 get(|| async { Json(json!({"sub": "x"})) }),
             )
-            .route("/oauth2/revoke", post(|| async { StatusCode::OK }))
+            .route("/oauth2/revoke", post(revoke))
             .route("/logout", get(logout))
             .with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -301,33 +331,57 @@ async fn token(
     if !client_authenticated(&s, &headers, &form) {
         return error("invalid_client");
     }
-    if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
-        return error("unsupported_grant_type");
-    }
-    let Some(grant) = form.get("code").and_then(|c| s.grants.remove(c)) else {
-        return error("invalid_grant");
+    let (nonce, refresh) = match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let Some(grant) = form.get("code").and_then(|c| s.grants.remove(c)) else {
+                return error("invalid_grant");
+            };
+            let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+            if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != grant.challenge
+                || form.get("redirect_uri") != Some(&grant.redirect_uri)
+            {
+                return error("invalid_grant");
+            }
+            let refresh = refresh_token();
+            s.refresh_tokens.push(refresh.clone());
+            (grant.nonce, Some(refresh))
+        }
+        Some("refresh_token") => {
+            if s.refresh_down {
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
+            let presented = form.get("refresh_token").cloned().unwrap_or_default();
+            s.refreshes.push(presented.clone());
+            if !s.refresh_tokens.contains(&presented) {
+                return error("invalid_grant");
+            }
+            // Cognito returns a new refresh token only when rotation is enabled.
+            let refresh = s.rotate.then(|| {
+                let next = refresh_token();
+                s.refresh_tokens.retain(|t| *t != presented);
+                s.refresh_tokens.push(next.clone());
+                next
+            });
+            (None, refresh)
+        }
+        _ => return error("unsupported_grant_type"),
     };
-    let verifier = form.get("code_verifier").cloned().unwrap_or_default();
-    if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != grant.challenge
-        || form.get("redirect_uri") != Some(&grant.redirect_uri)
-    {
-        return error("invalid_grant");
-    }
     let now = now();
+    let issued = now - s.backdate;
     let mut claims = s.user.clone();
     for (k, v) in [
         ("iss", json!(format!("{}/{POOL_ID}", s.base))),
         ("aud", json!(CLIENT_ID)),
         ("token_use", json!("id")),
-        ("auth_time", json!(now)),
-        ("iat", json!(now)),
-        ("exp", json!(now + 3600)),
+        ("auth_time", json!(issued)),
+        ("iat", json!(issued)),
+        ("exp", json!(issued + s.token_ttl)),
         ("jti", json!(random())),
         ("origin_jti", json!(random())),
     ] {
         claims.insert(k.to_string(), v);
     }
-    if let Some(nonce) = &grant.nonce {
+    if let Some(nonce) = &nonce {
         claims.insert("nonce".into(), json!(nonce));
     }
     let mut header = Header::new(Algorithm::RS256);
@@ -335,14 +389,31 @@ async fn token(
     let replaced = s.tamper.take().and_then(|f| f(&mut header, &mut claims));
     let id_token = replaced
         .unwrap_or_else(|| jsonwebtoken::encode(&header, &claims, &s.signing.encoding).unwrap());
-    Json(json!({
+    let mut body = json!({
         "id_token": id_token,
         "access_token": random(),
-        "refresh_token": random(),
-        "expires_in": 3600,
+        "expires_in": s.token_ttl,
         "token_type": "Bearer",
-    }))
-    .into_response()
+    });
+    if let Some(refresh) = refresh {
+        body["refresh_token"] = json!(refresh);
+    }
+    Json(body).into_response()
+}
+
+async fn revoke(
+    State(state): State<Arc<Mutex<IssuerState>>>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let mut s = state.lock().unwrap();
+    let token = form.get("token").cloned().unwrap_or_default();
+    let auth = headers
+        .get("authorization")
+        .map(|v| v.to_str().unwrap().to_string());
+    s.refresh_tokens.retain(|t| *t != token);
+    s.revoked.push((token, auth));
+    StatusCode::OK.into_response()
 }
 
 async fn logout(

@@ -1,0 +1,75 @@
+//! Who is asking: the request's session, with its tokens refreshed when they are due and its
+//! idle clock advanced, plus the `Set-Cookie` values that record either.
+
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue};
+
+use super::AppState;
+use crate::oidc::now_secs;
+use crate::session::{RefreshFailure, Session};
+
+/// The idle clock in the cookie is advanced at most this often (or a tenth of the idle timeout,
+/// if shorter), so a busy session does not rewrite its cookie on every request.
+const MAX_TOUCH_INTERVAL: Duration = Duration::from_secs(300);
+
+/// The outcome of authenticating a request.
+pub(super) enum Authn {
+    /// A session that may be served; `cookies` update it in the browser.
+    SignedIn {
+        session: Session,
+        cookies: Vec<HeaderValue>,
+    },
+    /// No session that may be served; `cookies` remove one that has ended for good.
+    Anonymous { cookies: Vec<HeaderValue> },
+}
+
+/// Authenticates the request whose headers are `headers`.
+pub(super) async fn authenticate(app: &AppState, headers: &HeaderMap) -> Authn {
+    let now = now_secs();
+    let inner = &app.0;
+    let Some(mut session) = inner.sessions.load(headers, now) else {
+        return Authn::Anonymous {
+            cookies: Vec::new(),
+        };
+    };
+    let settings = &inner.settings.session;
+    let mut changed = false;
+    if session.refresh_due(now, settings.refresh_margin) {
+        match inner.refresher.refresh(&inner.issuer, &session).await {
+            Ok(fresh) => {
+                session = fresh;
+                changed = true;
+            }
+            Err(RefreshFailure::Rejected) => {
+                return Authn::Anonymous {
+                    cookies: inner.sessions.clear(headers),
+                };
+            }
+            // The issuer is away: serve while the tokens last; the cookie stays for a later try.
+            Err(RefreshFailure::Unavailable) if session.tokens_valid(now) => {}
+            Err(RefreshFailure::Unavailable) => {
+                return Authn::Anonymous {
+                    cookies: Vec::new(),
+                };
+            }
+        }
+    }
+    let touch_every = (settings.idle_timeout / 10).min(MAX_TOUCH_INTERVAL);
+    if now.saturating_sub(session.last_seen) >= touch_every.as_secs() {
+        session.last_seen = now;
+        changed = true;
+    }
+    let cookies = if changed {
+        inner
+            .sessions
+            .store(&session, headers, now)
+            .unwrap_or_else(|e| {
+                tracing::warn!(session = %session.id, error = %e, "session not updated");
+                Vec::new()
+            })
+    } else {
+        Vec::new()
+    };
+    Authn::SignedIn { session, cookies }
+}

@@ -1,0 +1,118 @@
+//! Token refresh, single-flight per session: however many requests of one session arrive while
+//! its tokens are due, one refresh goes to the issuer and all of them get its result. Results are
+//! kept for [`RESULT_TTL`], so requests still carrying the pre-refresh cookie (sent before the
+//! browser saw the new one) reuse the new tokens instead of spending a rotated refresh token
+//! again. A failure because the issuer is unreachable is kept for [`RETRY_AFTER`] only, so the
+//! issuer is retried soon, but not by every request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::OnceCell;
+
+use super::Session;
+use crate::oidc::{ExchangeError, Expect, Issuer};
+
+/// How long a refresh result is shared with later requests of the same session generation.
+pub const RESULT_TTL: Duration = Duration::from_secs(30);
+/// How long after an unreachable issuer the next refresh of the same session is tried.
+pub const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// Why a refresh did not produce new tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshFailure {
+    /// The issuer refused the refresh token (`invalid_grant`) or sent tokens that do not
+    /// validate: the session is over.
+    Rejected,
+    /// The issuer could not be reached: try again later; the session lives while its tokens do.
+    Unavailable,
+}
+
+type Outcome = Result<Session, RefreshFailure>;
+
+struct Flight {
+    started: Instant,
+    outcome: Arc<OnceCell<Outcome>>,
+}
+
+impl Flight {
+    fn keep_for(&self) -> Duration {
+        match self.outcome.get() {
+            Some(Err(RefreshFailure::Unavailable)) => RETRY_AFTER,
+            _ => RESULT_TTL,
+        }
+    }
+}
+
+/// Coordinates refreshes within this process.
+#[derive(Default)]
+pub struct Refresher {
+    flights: Mutex<HashMap<String, Flight>>,
+}
+
+impl Refresher {
+    /// The session with refreshed tokens, refreshing at most once per session generation.
+    pub async fn refresh(&self, issuer: &Issuer, session: &Session) -> Outcome {
+        // A generation is one set of tokens: the session id plus their expiry.
+        let key = format!("{}:{}", session.id, session.tokens_expire_at);
+        let outcome = {
+            // Held only to look up or insert, never across an await.
+            let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+            flights.retain(|_, f| f.started.elapsed() < f.keep_for());
+            Arc::clone(
+                &flights
+                    .entry(key)
+                    .or_insert_with(|| Flight {
+                        started: Instant::now(),
+                        outcome: Arc::new(OnceCell::new()),
+                    })
+                    .outcome,
+            )
+        };
+        outcome
+            .get_or_init(|| refresh_once(issuer, session))
+            .await
+            .clone()
+    }
+}
+
+async fn refresh_once(issuer: &Issuer, session: &Session) -> Outcome {
+    let provider = issuer.provider().ok_or(RefreshFailure::Unavailable)?;
+    let refresh_token = session
+        .refresh_token
+        .as_deref()
+        .ok_or(RefreshFailure::Rejected)?;
+    let tokens = issuer
+        .refresh(&provider, refresh_token)
+        .await
+        .map_err(|e| {
+            tracing::warn!(session = %session.id, error = %e, "token refresh failed");
+            match e {
+                ExchangeError::Refused(_) => RefreshFailure::Rejected,
+                ExchangeError::Unavailable(_) => RefreshFailure::Unavailable,
+            }
+        })?;
+    let Some(id_token) = tokens.id_token else {
+        tracing::warn!(session = %session.id, "refresh returned no ID token");
+        return Err(RefreshFailure::Rejected);
+    };
+    let claims = issuer
+        .validate_id_token(
+            &provider,
+            &id_token,
+            Expect::Refresh {
+                sub: session.subject(),
+            },
+        )
+        .await
+        .map_err(|e| {
+            tracing::warn!(session = %session.id, error = %e, "refreshed ID token rejected");
+            RefreshFailure::Rejected
+        })?;
+    let mut fresh = session.clone();
+    let rotated = tokens.refresh_token.is_some();
+    fresh.set_tokens(id_token, claims, tokens.refresh_token);
+    tracing::info!(session = %session.id, rotated, "tokens refreshed");
+    Ok(fresh)
+}
