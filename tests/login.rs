@@ -210,11 +210,16 @@ async fn api_clients_get_401_and_bad_cookies_are_not_a_session() {
     let browser = Browser::new();
     sign_in(&browser, &gateway).await;
     let cookies = browser.cookies_for(&gateway.url);
-    let session = cookies
-        .split("; ")
-        .find_map(|c| c.strip_prefix("portcullis="))
-        .unwrap()
-        .to_string();
+    // The whole sealed session: the chunks in order (a single `portcullis` cookie works too).
+    let session: String = (0..5)
+        .filter_map(|i| {
+            let prefix = format!("portcullis_{i}=");
+            cookies
+                .split("; ")
+                .find_map(|c| c.strip_prefix(prefix.as_str()).map(str::to_string))
+        })
+        .collect();
+    assert!(session.len() > 100, "{cookies}");
     let mut flipped = session.clone().into_bytes();
     flipped[40] = if flipped[40] == b'A' { b'B' } else { b'A' };
     for cookie in [
