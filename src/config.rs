@@ -299,13 +299,27 @@ pub fn load(path: &Path) -> Result<Settings, ConfigErrors> {
             path.display()
         )]));
     }
-    let figment = Figment::new().merge(Toml::file(path)).merge(
-        Env::prefixed(ENV_PREFIX)
-            .split("__")
-            // The config file's own path may be given as PORTCULLIS_CONFIG.
-            .ignore(&["config"]),
-    );
+    let mut figment = Figment::new().merge(Toml::file(path));
+    // The config file's own path may be given as PORTCULLIS_CONFIG.
+    for (key, raw) in Env::prefixed(ENV_PREFIX)
+        .split("__")
+        .ignore(&["config"])
+        .iter()
+    {
+        figment = figment.merge((key.as_str().to_string(), env_value(raw)));
+    }
     from_figment(&figment)
+}
+
+/// An environment value as configuration: arrays and tables (`["openid","email"]`) are parsed;
+/// everything else is taken verbatim as a string, so a secret such as `00123` or `"x"` reaches
+/// the gateway exactly as it was set.
+fn env_value(raw: String) -> Value {
+    if raw.trim_start().starts_with(['[', '{']) {
+        let Ok(v) = raw.parse::<Value>();
+        return v;
+    }
+    Value::from(raw)
 }
 
 /// Validates a configuration given as a TOML string (environment not consulted); for tests and tools.
@@ -671,9 +685,13 @@ fn validate_oidc(raw: RawOidc, errors: &mut Vec<String>) -> Option<OidcSettings>
             }
         }
     });
-    let allowed_algorithms = raw
+    let algorithm_names = raw
         .allowed_algorithms
-        .unwrap_or_else(|| vec!["RS256".to_string()])
+        .unwrap_or_else(|| vec!["RS256".to_string()]);
+    if algorithm_names.is_empty() {
+        errors.push("oidc.allowed_algorithms: must name at least one algorithm".into());
+    }
+    let allowed_algorithms = algorithm_names
         .into_iter()
         .filter_map(|name| match crate::oidc::parse_algorithm(&name) {
             Ok(a) => Some(a),

@@ -85,11 +85,20 @@ impl HeaderMapping {
         }
     }
 
-    /// The values this mapping produces for `claims`, before joining.
+    /// The values this mapping produces for `claims`, before joining. When the claim is a list
+    /// (an array, or a string split on `split`), an element holding the join delimiter is left
+    /// out: `"staff,admins"` must not reach the app as two groups.
     pub fn values(&self, claims: &Map<String, Value>) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(value) = self.claims.iter().find_map(|p| p.lookup(claims)) {
             collect(value, self.split.as_deref(), &mut out, 0);
+            if value.is_array() || self.split.is_some() {
+                let before = out.len();
+                out.retain(|v| !v.contains(self.join.as_str()));
+                if out.len() < before {
+                    tracing::warn!(header = %self.name, "claim values holding the join delimiter left out");
+                }
+            }
         }
         out
     }
@@ -288,6 +297,12 @@ mod tests {
             Some("a,b,1")
         );
         assert_eq!(v(mapping("empty", None, ",")), None);
+        // A list element holding the delimiter cannot smuggle in a second element.
+        let c = claims(json!({"g": ["staff,admins", "users"], "r": "a,b|c", "name": "Doe, Jane"}));
+        let v = |m: HeaderMapping| m.value(&c).map(|h| h.to_str().unwrap().to_string());
+        assert_eq!(v(mapping("g", None, ",")).as_deref(), Some("users"));
+        assert_eq!(v(mapping("r", Some("|"), ",")).as_deref(), Some("c"));
+        assert_eq!(v(mapping("name", None, ",")).as_deref(), Some("Doe, Jane"));
         assert_eq!(v(mapping("absent", None, ",")), None);
     }
 

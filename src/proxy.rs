@@ -1,5 +1,6 @@
 //! Forwarding to the upstream: a pooled HTTP/1.1 client, bodies streamed both ways, hop-by-hop
-//! headers removed both ways, WebSocket (and other) upgrades spliced through.
+//! headers removed both ways, WebSocket upgrades spliced through. Other upgrade protocols (h2c
+//! above all) are not: a tunnel would carry requests past the identity headers.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -62,10 +63,14 @@ impl Upstream {
         }
     }
 
-    /// Sends `req` (already stripped of client identity headers and given the gateway's) upstream
-    /// and returns the upstream's response, streaming.
-    pub async fn forward(&self, mut req: Request<Body>, fwd: &Forwarded<'_>) -> Response {
-        let upgrade = upgrade_protocol(req.headers());
+    /// Sends `req` upstream and returns the upstream's response, streaming. The request has been
+    /// through [`take_hop_by_hop`] (which gave `upgrade`) and had its identity headers set.
+    pub async fn forward(
+        &self,
+        mut req: Request<Body>,
+        upgrade: Option<HeaderValue>,
+        fwd: &Forwarded<'_>,
+    ) -> Response {
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
 
         let path = req
@@ -93,7 +98,6 @@ impl Upstream {
         *req.uri_mut() = uri;
         *req.version_mut() = Version::HTTP_11;
         let headers = req.headers_mut();
-        remove_hop_by_hop(headers);
         set_forwarded(headers, fwd);
         if let Some(protocol) = &upgrade {
             headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
@@ -132,15 +136,22 @@ impl Upstream {
     }
 }
 
-/// The `Upgrade` protocol of an upgrade request (`Connection: upgrade` plus `Upgrade: x`).
-fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
+/// Removes the hop-by-hop headers of a client request, and returns its WebSocket upgrade
+/// (`Connection: upgrade` plus `Upgrade: websocket`), if it asks for one. Called before the
+/// identity headers are added, so `Connection` cannot name them away.
+pub fn take_hop_by_hop(headers: &mut HeaderMap) -> Option<HeaderValue> {
     let wants = headers
         .get_all(CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
-    wants.then(|| headers.get(UPGRADE).cloned()).flatten()
+    let websocket = headers
+        .get(UPGRADE)
+        .filter(|v| wants && v.as_bytes().eq_ignore_ascii_case(b"websocket"))
+        .cloned();
+    remove_hop_by_hop(headers);
+    websocket
 }
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
@@ -229,11 +240,23 @@ mod tests {
     }
 
     #[test]
-    fn upgrade_detection() {
-        let mut h = HeaderMap::new();
-        h.insert(UPGRADE, HeaderValue::from_static("websocket"));
-        assert!(upgrade_protocol(&h).is_none());
-        h.insert(CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
-        assert_eq!(upgrade_protocol(&h).unwrap(), "websocket");
+    fn only_websocket_upgrades_pass() {
+        let request = |connection: Option<&'static str>, upgrade: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(UPGRADE, HeaderValue::from_static(upgrade));
+            if let Some(c) = connection {
+                h.insert(CONNECTION, HeaderValue::from_static(c));
+            }
+            let taken = take_hop_by_hop(&mut h);
+            assert!(h.is_empty(), "{h:?}");
+            taken
+        };
+        assert!(request(None, "websocket").is_none());
+        assert_eq!(
+            request(Some("keep-alive, Upgrade"), "WebSocket").unwrap(),
+            "WebSocket"
+        );
+        assert!(request(Some("Upgrade, HTTP2-Settings"), "h2c").is_none());
+        assert!(request(Some("upgrade"), "tls/1.2").is_none());
     }
 }

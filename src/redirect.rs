@@ -12,6 +12,9 @@ use url::Url;
 /// Longest target accepted; longer ones fall back to `/`.
 pub const MAX_TARGET_LEN: usize = 2048;
 
+/// Rounds of percent-decoding tried before a target is given up on.
+const MAX_DECODES: usize = 4;
+
 /// An origin that cannot exist, used only to resolve dot segments.
 const PROBE_BASE: &str = "http://portcullis.invalid";
 
@@ -28,7 +31,8 @@ fn local_path(raw: &str) -> Option<String> {
     // depth. (The query may hold anything: it cannot change where the browser goes.)
     let path_end = raw.find(['?', '#']).unwrap_or(raw.len());
     let mut decoded = raw[..path_end].to_string();
-    for _ in 0..3 {
+    let mut settled = false;
+    for _ in 0..MAX_DECODES {
         let lower = decoded.to_ascii_lowercase();
         if lower.contains("%2f") || lower.contains("%5c") {
             return None;
@@ -38,12 +42,17 @@ fn local_path(raw: &str) -> Option<String> {
             .ok()?
             .into_owned();
         if next == decoded {
+            settled = true;
             break;
         }
         if next.starts_with("//") || next.bytes().any(|b| b == b'\\' || b.is_ascii_control()) {
             return None;
         }
         decoded = next;
+    }
+    // Still changing after that many rounds: encoded too deep to be anything but a trick.
+    if !settled {
+        return None;
     }
     // Resolve dot segments the way a browser would, and make sure the result stays put.
     let base = Url::parse(PROBE_BASE).ok()?;
@@ -116,6 +125,8 @@ mod tests {
             "/%2F/evil.com",
             "/%252f%252fevil.com",
             "/%25252f%25252fevil.com",
+            "/%2525252f%2525252fevil.com",
+            "/%252525252525252e",
             "/%255cevil.com",
             "/ /evil.com",
             "/\t/evil.com",

@@ -181,4 +181,16 @@ client_secret_file = "{}"
     .await;
     assert_eq!(out.status.code(), Some(64));
     assert!(text(&out.stderr).contains("session.secrt: unknown key"));
+
+    // Values that look like numbers are taken verbatim, not as numbers: forty zeros are a
+    // 40-byte secret, not the number 0.
+    let out = portcullis(
+        &["check", "--config", config_path],
+        &[
+            ("PORTCULLIS_OIDC__CLIENT_ID", "0012345"),
+            ("PORTCULLIS_SESSION__SECRET", &"0".repeat(40)),
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }

@@ -156,11 +156,15 @@ async fn issuer_errors_are_shown_escaped_with_403() {
     assert_eq!(upstream.hits(), 0);
 
     // Markup in the error code itself is escaped too.
+    let (state, _) = start_login(&browser, &gateway, &issuer).await;
     let url = format!(
-        "{}/oauth2/callback?error=%3Cscript%3Ealert(1)%3C/script%3E&state=x",
+        "{}/oauth2/callback?error=%3Cscript%3Ealert(1)%3C/script%3E&state={state}",
         gateway.url
     );
-    let body = browser.get(&url).await.text().await.unwrap();
+    let response = browser.get(&url).await;
+    assert_eq!(response.status(), 403);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("&lt;script&gt;"), "{body}");
     assert!(!body.contains("<script>alert"), "{body}");
 }
 
@@ -293,4 +297,20 @@ async fn local_sign_out_without_issuer_logout() {
         browser.get(&format!("{}/", gateway.url)).await.status(),
         302
     );
+}
+
+#[tokio::test]
+async fn issuer_errors_without_a_sign_in_in_progress_are_not_shown() {
+    // A crafted link must not put text of the attacker's choosing on the gateway's origin.
+    let (_issuer, _upstream, gateway) = stack().await;
+    let browser = Browser::new();
+    for state in ["", "&state=unknown-state-000000000000000"] {
+        let url = format!(
+            "{}/oauth2/callback?error=access_denied&error_description=Call+555-0100{state}",
+            gateway.url
+        );
+        let response = browser.get(&url).await;
+        assert_eq!(response.status(), 400);
+        assert!(!response.text().await.unwrap().contains("555-0100"));
+    }
 }

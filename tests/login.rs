@@ -315,7 +315,7 @@ async fn sessions_too_large_for_cookies_get_a_clear_page() {
             .text()
             .await
             .unwrap()
-            .contains("server-side session store")
+            .contains("does not fit in browser cookies")
     );
     assert_eq!(upstream.hits(), 0);
 }
@@ -358,4 +358,103 @@ async fn health_and_readiness() {
         200
     );
     assert_eq!(upstream.hits(), 0);
+}
+
+#[tokio::test]
+async fn connection_header_cannot_remove_identity_headers() {
+    let (_issuer, _upstream, gateway) = stack().await;
+    let browser = Browser::new();
+    sign_in(&browser, &gateway).await;
+    let echo: serde_json::Value = browser
+        .client
+        .get(format!("{}/", gateway.url))
+        .header(
+            "Connection",
+            "X-Forwarded-Groups, X-Forwarded-User, x-roles, keep-alive",
+        )
+        .header("Keep-Alive", "timeout=5")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&echo, "x-forwarded-user"),
+        Some("6f1c2a52-0000-4000-8000-000000000001")
+    );
+    assert_eq!(header(&echo, "x-forwarded-groups"), Some("admins,staff"));
+    assert_eq!(header(&echo, "x-roles"), Some("authp/admin,authp/user"));
+    assert_eq!(header(&echo, "keep-alive"), None);
+}
+
+#[tokio::test]
+async fn non_websocket_upgrades_are_not_tunnelled() {
+    let (_issuer, _upstream, gateway) = stack().await;
+    let browser = Browser::new();
+    sign_in(&browser, &gateway).await;
+    let response = browser
+        .client
+        .get(format!("{}/", gateway.url))
+        .header("Connection", "Upgrade, HTTP2-Settings")
+        .header("Upgrade", "h2c")
+        .header("HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA")
+        .send()
+        .await
+        .unwrap();
+    // Served as a plain request: no 101, and the upstream saw no upgrade.
+    assert_eq!(response.status(), 200);
+    let echo: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(header(&echo, "upgrade"), None);
+    assert_eq!(header(&echo, "http2-settings"), None);
+}
+
+#[tokio::test]
+async fn head_requests_from_browsers_are_sent_to_sign_in() {
+    let (_issuer, upstream, gateway) = stack().await;
+    let browser = Browser::new();
+    let response = browser
+        .client
+        .head(format!("{}/page", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    assert!(
+        response.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("/oauth2/authorize?")
+    );
+    assert_eq!(upstream.hits(), 0);
+}
+
+#[tokio::test]
+async fn oversized_and_gapped_chunk_sets_are_not_a_session() {
+    let (_issuer, upstream, gateway) = stack().await;
+    let browser = Browser::new();
+    sign_in(&browser, &gateway).await;
+    let cookies = browser.cookies_for(&gateway.url);
+    let chunk = |i: usize| {
+        let prefix = format!("portcullis_{i}=");
+        cookies
+            .split("; ")
+            .find_map(|c| c.strip_prefix(prefix.as_str()).map(str::to_string))
+            .unwrap()
+    };
+    let api = reqwest::Client::new();
+    let url = format!("{}/x", gateway.url);
+    for cookie in [
+        // A gap: chunk 1 missing.
+        format!("portcullis_0={}; portcullis_2={}", chunk(0), chunk(1)),
+        // Many chunks, past the bound.
+        (0..50)
+            .map(|i| format!("portcullis_{i}={}", chunk(0)))
+            .collect::<Vec<_>>()
+            .join("; "),
+    ] {
+        let response = api.get(&url).header("Cookie", cookie).send().await.unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    assert_eq!(upstream.hits(), 1);
 }

@@ -156,3 +156,24 @@ async fn websockets_pass_through_for_signed_in_users() {
     );
     socket.close(None).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_hanging_issuer_times_out_into_503s() {
+    let issuer = MockIssuer::start().await;
+    issuer.with(|s| s.hang = true);
+    let upstream = MockUpstream::start().await;
+    let gateway = Gateway::spawn(&issuer, &upstream.url, "timeout = \"300ms\"", "").await;
+    let browser = Browser::new();
+    assert_eq!(
+        browser.get(&format!("{}/", gateway.url)).await.status(),
+        503
+    );
+    issuer.with(|s| s.hang = false);
+    gateway.wait_ready().await;
+
+    // The token endpoint hangs during a sign-in: a 503 page after the timeout, no session.
+    issuer.with(|s| s.hang_token = true);
+    let (response, _) = browser.walk(&format!("{}/", gateway.url)).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(upstream.hits(), 0);
+}

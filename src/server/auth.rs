@@ -117,20 +117,23 @@ async fn finish_login(
     headers: &HeaderMap,
     now: u64,
 ) -> Result<Response, GatewayError> {
-    if let Some(error) = query_param(query, "error") {
-        tracing::info!(error = %error, "issuer refused sign-in");
-        let clip = |s: String, n: usize| s.chars().take(n).collect::<String>();
-        return Err(GatewayError::SignInDenied {
-            error: clip(error, 64),
-            description: query_param(query, "error_description").map(|d| clip(d, 256)),
-        });
-    }
+    // Nothing from the query is shown or used unless it answers a sign-in this browser started:
+    // otherwise anyone could put the issuer's voice on this origin with a crafted link.
     let Some(login) = login else {
         tracing::info!("callback without a matching sign-in in progress");
         return Err(GatewayError::BadSignIn(
             "This sign-in has expired or was started in another browser.",
         ));
     };
+    if let Some(error) = query_param(query, "error") {
+        let clip = |s: String, n: usize| s.chars().take(n).collect::<String>();
+        let error = clip(error, 64);
+        tracing::info!(error = ?error, "issuer refused sign-in");
+        return Err(GatewayError::SignInDenied {
+            error,
+            description: query_param(query, "error_description").map(|d| clip(d, 256)),
+        });
+    }
     let Some(code) = query_param(query, "code") else {
         return Err(GatewayError::BadSignIn(
             "The identity provider did not return a code.",

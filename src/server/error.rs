@@ -78,7 +78,7 @@ impl IntoResponse for GatewayError {
             SessionTooLarge => page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Session too large",
-                "Your identity does not fit in browser cookies. The administrator can switch the gateway to a server-side session store.",
+                "Your identity does not fit in browser cookies. Please tell the administrator of this site.",
                 false,
             ),
             UpstreamUnavailable => page(

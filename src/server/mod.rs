@@ -131,7 +131,9 @@ async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response 
     let identity = &app.0.settings.identity;
     let headers = req.headers_mut();
     let prior_for = headers.get("x-forwarded-for").cloned();
-    // Order matters: client copies go first, then the verified values are added.
+    // Order matters: hop-by-hop headers (and whatever `Connection` names) and client copies of
+    // managed headers go first; only then are the verified values added.
+    let upgrade = crate::proxy::take_hop_by_hop(headers);
     identity.strip(headers);
     app.0.sessions.jar().strip(headers);
     identity.apply(&session.claims, headers);
@@ -141,5 +143,5 @@ async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response 
         host: &server.public_host,
         prior_for,
     };
-    auth::with_cookies(app.0.upstream.forward(req, &fwd).await, cookies)
+    auth::with_cookies(app.0.upstream.forward(req, upgrade, &fwd).await, cookies)
 }

@@ -43,9 +43,9 @@ impl CookieJar {
     }
 
     /// Whether a request cookie belongs to the gateway (and so is never sent upstream).
-    pub fn is_ours(&self, name: &str) -> bool {
-        name.strip_prefix(self.base.as_str())
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+    pub fn is_ours(&self, name: &[u8]) -> bool {
+        name.strip_prefix(self.base.as_bytes())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"_"))
     }
 
     fn chunk_name(&self, i: usize) -> String {
@@ -149,19 +149,36 @@ impl CookieJar {
     }
 
     /// Removes the gateway's cookies from the request's `Cookie` header(s) before it goes upstream.
+    /// The app's own cookies are kept byte for byte, whatever they hold.
     pub fn strip(&self, headers: &mut HeaderMap) {
-        if !request_cookies(headers).any(|(n, _)| self.is_ours(n)) {
+        let ours = |piece: &[u8]| {
+            let name = piece.split(|&b| b == b'=').next().unwrap_or(piece);
+            self.is_ours(name.trim_ascii())
+        };
+        let pieces = |line: &HeaderValue| {
+            line.as_bytes()
+                .split(|&b| b == b';')
+                .map(<[u8]>::trim_ascii)
+                .filter(|p| !p.is_empty())
+                .map(<[u8]>::to_vec)
+                .collect::<Vec<_>>()
+        };
+        let lines: Vec<Vec<Vec<u8>>> = headers.get_all(COOKIE).iter().map(pieces).collect();
+        if !lines.iter().flatten().any(|p| ours(p)) {
             return;
         }
-        let kept: Vec<String> = request_cookies(headers)
-            .filter(|(n, _)| !self.is_ours(n))
-            .map(|(n, v)| format!("{n}={v}"))
+        let kept: Vec<&[u8]> = lines
+            .iter()
+            .flatten()
+            .map(Vec::as_slice)
+            .filter(|p| !ours(p))
             .collect();
         headers.remove(COOKIE);
-        if !kept.is_empty() {
-            if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
-                headers.insert(COOKIE, v);
-            }
+        if kept.is_empty() {
+            return;
+        }
+        if let Ok(v) = HeaderValue::from_bytes(&kept.join(&b"; "[..])) {
+            headers.insert(COOKIE, v);
         }
     }
 }
@@ -214,11 +231,17 @@ mod tests {
     #[test]
     fn own_cookies_are_stripped() {
         let jar = CookieJar::new("pc".into(), false);
-        let mut h = headers("a=1; pc=s; pc_0=x; pc_login_abc=y; pcx=keep; b=2");
-        h.append(COOKIE, HeaderValue::from_static("pc_signout=z; c=3"));
+        let mut h = headers("a=1; pc=s; pc_0=x; pc_login_abc=y; pcx=keep; b=\"q\"; flag");
+        h.append(
+            COOKIE,
+            HeaderValue::from_bytes(b"pc_signout=z; c=caf\xc3\xa9").unwrap(),
+        );
         jar.strip(&mut h);
         assert_eq!(h.get_all(COOKIE).iter().count(), 1);
-        assert_eq!(h[COOKIE], "a=1; pcx=keep; b=2; c=3");
+        assert_eq!(
+            h[COOKIE].as_bytes(),
+            b"a=1; pcx=keep; b=\"q\"; flag; c=caf\xc3\xa9"
+        );
         let mut h = headers("pc=s");
         jar.strip(&mut h);
         assert!(h.get(COOKIE).is_none());

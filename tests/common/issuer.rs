@@ -74,6 +74,10 @@ pub struct IssuerState {
     pub published: Vec<TestKey>,
     /// Discovery answers 503 while true.
     pub down: bool,
+    /// Discovery never answers while true.
+    pub hang: bool,
+    /// The token endpoint never answers while true.
+    pub hang_token: bool,
     /// `/oauth2/authorize` answers with this error instead of a code.
     pub deny: Option<String>,
     /// Applied to the next ID token; may return a whole replacement token.
@@ -161,6 +165,8 @@ impl MockIssuer {
             signing: key.clone(),
             published: vec![key],
             down: false,
+            hang: false,
+            hang_token: false,
             deny: None,
             tamper: None,
             end_session: false,
@@ -225,6 +231,10 @@ impl MockIssuer {
 }
 
 async fn discovery(State(state): State<Arc<Mutex<IssuerState>>>) -> Response {
+    let hang = state.lock().unwrap().hang;
+    if hang {
+        std::future::pending::<()>().await;
+    }
     let s = state.lock().unwrap();
     if s.down {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
@@ -322,6 +332,10 @@ async fn token(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    let hang = state.lock().unwrap().hang_token;
+    if hang {
+        std::future::pending::<()>().await;
+    }
     let mut s = state.lock().unwrap();
     let auth = headers
         .get("authorization")
