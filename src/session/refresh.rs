@@ -54,8 +54,10 @@ pub struct Refresher {
 impl Refresher {
     /// The session with refreshed tokens, refreshing at most once per session generation.
     pub async fn refresh(&self, issuer: &Issuer, session: &Session) -> Outcome {
-        // A generation is one set of tokens: the session id plus their expiry.
-        let key = format!("{}:{}", session.id, session.tokens_expire_at);
+        // A generation is one set of tokens: the session id plus the ID token's signature, which
+        // differs for every token (expiry times can repeat within a second).
+        let signature = session.id_token.rsplit('.').next().unwrap_or("");
+        let key = format!("{}:{signature}", session.id);
         let outcome = {
             // Held only to look up or insert, never across an await.
             let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());

@@ -361,11 +361,11 @@ async fn token(
             (grant.nonce, Some(refresh))
         }
         Some("refresh_token") => {
+            let presented = form.get("refresh_token").cloned().unwrap_or_default();
+            s.refreshes.push(presented.clone());
             if s.refresh_down {
                 return StatusCode::SERVICE_UNAVAILABLE.into_response();
             }
-            let presented = form.get("refresh_token").cloned().unwrap_or_default();
-            s.refreshes.push(presented.clone());
             if !s.refresh_tokens.contains(&presented) {
                 return error("invalid_grant");
             }
