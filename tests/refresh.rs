@@ -47,7 +47,7 @@ async fn refresh_without_rotation_keeps_the_refresh_token() {
         first.headers().get_all("set-cookie").iter().count() > 0,
         "refreshed session stored"
     );
-    assert_eq!(refreshes(&issuer), [original.clone()]);
+    assert_eq!(refreshes(&issuer), std::slice::from_ref(&original));
 
     // The refreshed tokens were due too; the next ones are not.
     issuer.with(|s| s.backdate = 0);
