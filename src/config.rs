@@ -41,6 +41,8 @@ pub const DEFAULT_ISSUER_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time allowed to open a connection to the upstream.
 pub const DEFAULT_UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default prefix of the keys written to Redis.
+pub const DEFAULT_REDIS_PREFIX: &str = "portcullis:";
 /// Minimum length of `session.secret`, in bytes.
 pub const MIN_SECRET_LEN: usize = 32;
 /// Environment variable prefix; `__` separates nesting levels.
@@ -168,6 +170,22 @@ pub struct SessionSettings {
     pub refresh_margin: Duration,
     /// Base name of every cookie the gateway sets (the `__Host-` prefix is added on https).
     pub cookie_name: String,
+    /// Where sessions are kept.
+    pub store: StoreSettings,
+}
+
+/// `session.store`: where sessions live.
+#[derive(Debug, Clone)]
+pub enum StoreSettings {
+    /// In the browser: a sealed, chunked cookie. No server state.
+    Cookie,
+    /// In Redis; the cookie holds an opaque ticket.
+    Redis {
+        /// `redis://` or `rediss://` (TLS) URL, credentials included: a secret.
+        url: Secret,
+        /// Prefix of every key the gateway writes.
+        prefix: String,
+    },
 }
 
 /// A configuration that could not be loaded: every problem, one per line.
@@ -247,6 +265,14 @@ struct RawSession {
     refresh_margin: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     cookie_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    store: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    redis_url: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    redis_url_file: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    redis_prefix: Option<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -441,7 +467,7 @@ pub(crate) fn is_https_or_loopback(url: &Url) -> bool {
 }
 
 /// Reads a secret given inline or as a file; exactly one of the two must be set when `required`.
-fn secret(
+fn read_secret(
     inline: Option<String>,
     file: Option<String>,
     key: &str,
@@ -644,7 +670,7 @@ fn validate_oidc(raw: RawOidc, errors: &mut Vec<String>) -> Option<OidcSettings>
         }
     };
     let client_id = required(raw.client_id, "oidc.client_id", errors);
-    let client_secret = secret(
+    let client_secret = read_secret(
         raw.client_secret,
         raw.client_secret_file,
         "oidc.client_secret",
@@ -735,7 +761,7 @@ fn validate_oidc(raw: RawOidc, errors: &mut Vec<String>) -> Option<OidcSettings>
 }
 
 fn validate_session(raw: RawSession, errors: &mut Vec<String>) -> Option<SessionSettings> {
-    let secret = secret(raw.secret, raw.secret_file, "session.secret", true, errors);
+    let secret = read_secret(raw.secret, raw.secret_file, "session.secret", true, errors);
     if let Some(s) = &secret {
         if s.expose().len() < MIN_SECRET_LEN {
             errors.push(format!(
@@ -775,7 +801,52 @@ fn validate_session(raw: RawSession, errors: &mut Vec<String>) -> Option<Session
             "session.cookie_name: {cookie_name:?} must be 1-64 letters, digits, '-' or '_' (the __Host- prefix is added on https)"
         ));
     }
+    let redis_url = read_secret(
+        raw.redis_url,
+        raw.redis_url_file,
+        "session.redis_url",
+        false,
+        errors,
+    );
+    let store = match raw.store.as_deref().map(str::trim) {
+        None | Some("cookie") => {
+            if redis_url.is_some() {
+                errors.push("session.redis_url: only used with session.store = \"redis\"".into());
+            }
+            Some(StoreSettings::Cookie)
+        }
+        Some("redis") => match redis_url {
+            Some(url) => match Url::parse(url.expose()) {
+                Ok(u) if matches!(u.scheme(), "redis" | "rediss") && u.has_host() => {
+                    Some(StoreSettings::Redis {
+                        url,
+                        prefix: raw
+                            .redis_prefix
+                            .unwrap_or_else(|| DEFAULT_REDIS_PREFIX.to_string()),
+                    })
+                }
+                // The URL may hold a password: never echo it.
+                _ => {
+                    errors.push(
+                        "session.redis_url: must be a redis:// or rediss:// URL with a host".into(),
+                    );
+                    None
+                }
+            },
+            None => {
+                errors.push("session.redis_url: required with session.store = \"redis\"".into());
+                None
+            }
+        },
+        Some(other) => {
+            errors.push(format!(
+                "session.store: {other:?} is not \"cookie\" or \"redis\""
+            ));
+            None
+        }
+    };
     Some(SessionSettings {
+        store: store?,
         secret: secret?,
         lifetime,
         idle_timeout,

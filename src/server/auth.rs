@@ -12,7 +12,7 @@ use super::authn::{Authn, authenticate};
 use super::{AppState, GatewayError, SIGNED_OUT_PATH, redirect};
 use crate::oidc::{AuthorizeRequest, ExchangeError, Expect, now_secs, random_token};
 use crate::redirect::safe_target;
-use crate::session::{PendingLogin, Session};
+use crate::session::{PendingLogin, SaveError, Session};
 
 /// Longest query value read from the callback; anything longer is treated as absent.
 const MAX_PARAM_LEN: usize = 4096;
@@ -178,17 +178,25 @@ async fn finish_login(
             tracing::warn!(error = %e, "ID token rejected");
             GatewayError::SignInRejected
         })?;
-    let session = Session::new(
+    let mut session = Session::new(
         id_token,
         claims,
         tokens.refresh_token,
         app.0.settings.session.lifetime,
         now,
     );
-    let cookies = app.0.sessions.store(&session, headers, now).map_err(|e| {
-        tracing::error!(error = %e, "session does not fit in cookies");
-        GatewayError::SessionTooLarge
-    })?;
+    let cookies = app
+        .0
+        .sessions
+        .save(&mut session, headers, now)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "session not saved");
+            match e {
+                SaveError::TooLarge(_) => GatewayError::SessionTooLarge,
+                SaveError::Unavailable(_) => GatewayError::StoreUnavailable,
+            }
+        })?;
     tracing::info!(
         session = %session.id,
         sub = session.claims.get("sub").and_then(|s| s.as_str()).unwrap_or(""),
@@ -207,8 +215,16 @@ pub(super) async fn sign_out(
     headers: HeaderMap,
 ) -> Response {
     let target = safe_target(query_param(query.as_deref(), "rd").as_deref());
-    let session = app.0.sessions.load(&headers, now_secs());
-    let mut cookies = app.0.sessions.clear(&headers);
+    // With the store away, the browser's cookies are still removed; the server-side copy then
+    // ends at its expiry.
+    let session = app
+        .0
+        .sessions
+        .load(&headers, now_secs())
+        .await
+        .ok()
+        .flatten();
+    let mut cookies = app.0.sessions.end(session.as_ref(), &headers).await;
     let settings = &app.0.settings;
     let signed_out_uri = format!("{}{SIGNED_OUT_PATH}", settings.server.public_origin);
     let issuer_logout: Option<Url> = if let Some(domain) = &settings.oidc.cognito_domain {
@@ -267,6 +283,7 @@ pub(super) async fn userinfo(State(app): State<AppState>, headers: HeaderMap) ->
         Authn::Anonymous { cookies } => {
             return with_cookies(GatewayError::Unauthorized.into_response(), cookies);
         }
+        Authn::StoreUnavailable => return GatewayError::StoreUnavailable.into_response(),
     };
     let identity = &app.0.settings.identity;
     let values = |header: &str| {

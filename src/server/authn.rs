@@ -22,28 +22,38 @@ pub(super) enum Authn {
     },
     /// No session that may be served; `cookies` remove one that has ended for good.
     Anonymous { cookies: Vec<HeaderValue> },
+    /// The request carries a session ticket, but the session store cannot be reached.
+    StoreUnavailable,
 }
 
 /// Authenticates the request whose headers are `headers`.
 pub(super) async fn authenticate(app: &AppState, headers: &HeaderMap) -> Authn {
     let now = now_secs();
     let inner = &app.0;
-    let Some(mut session) = inner.sessions.load(headers, now) else {
-        return Authn::Anonymous {
-            cookies: Vec::new(),
-        };
+    let mut session = match inner.sessions.load(headers, now).await {
+        Ok(Some(session)) => session,
+        Ok(None) => {
+            return Authn::Anonymous {
+                cookies: Vec::new(),
+            };
+        }
+        Err(_) => return Authn::StoreUnavailable,
     };
     let settings = &inner.settings.session;
     let mut changed = false;
     if session.refresh_due(now, settings.refresh_margin) {
-        match inner.refresher.refresh(&inner.issuer, &session).await {
+        match inner
+            .refresher
+            .refresh(&inner.issuer, &inner.sessions, &session)
+            .await
+        {
             Ok(fresh) => {
                 session = fresh;
                 changed = true;
             }
             Err(RefreshFailure::Rejected) => {
                 return Authn::Anonymous {
-                    cookies: inner.sessions.clear(headers),
+                    cookies: inner.sessions.end(Some(&session), headers).await,
                 };
             }
             // The issuer is away: serve while the tokens last; the cookie stays for a later try.
@@ -63,7 +73,8 @@ pub(super) async fn authenticate(app: &AppState, headers: &HeaderMap) -> Authn {
     let cookies = if changed {
         inner
             .sessions
-            .store(&session, headers, now)
+            .save(&mut session, headers, now)
+            .await
             .unwrap_or_else(|e| {
                 tracing::warn!(session = %session.id, error = %e, "session not updated");
                 Vec::new()

@@ -27,6 +27,8 @@ pub enum GatewayError {
     IssuerUnavailable,
     /// The session does not fit in cookies.
     SessionTooLarge,
+    /// The session store (Redis) cannot be reached.
+    StoreUnavailable,
     /// The upstream refused the connection or broke it.
     UpstreamUnavailable,
     /// The upstream did not answer in time.
@@ -78,7 +80,13 @@ impl IntoResponse for GatewayError {
             SessionTooLarge => page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Session too large",
-                "Your identity does not fit in browser cookies. Please tell the administrator of this site.",
+                "Your identity does not fit in browser cookies. The administrator can keep sessions in Redis instead (session.store = \"redis\").",
+                false,
+            ),
+            StoreUnavailable => page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service unavailable",
+                "Sessions cannot be read right now. Please try again shortly.",
                 false,
             ),
             UpstreamUnavailable => page(

@@ -21,7 +21,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 pub use error::{GatewayError, escape_html, redirect};
 
 use crate::config::Settings;
-use crate::oidc::{FetchError, Issuer};
+use crate::oidc::Issuer;
 use crate::proxy::{Forwarded, Upstream};
 use crate::session::{Refresher, Sessions};
 
@@ -53,11 +53,11 @@ struct Inner {
 }
 
 impl AppState {
-    /// Builds the state for `settings`; the issuer is not contacted yet.
-    pub fn new(settings: Settings) -> Result<Self, FetchError> {
-        let issuer = Arc::new(Issuer::new(settings.oidc.clone())?);
+    /// Builds the state for `settings`; neither the issuer nor the session store is contacted yet.
+    pub fn new(settings: Settings) -> Result<Self, String> {
+        let issuer = Arc::new(Issuer::new(settings.oidc.clone()).map_err(|e| e.to_string())?);
         Ok(Self(Arc::new(Inner {
-            sessions: Sessions::new(&settings),
+            sessions: Sessions::new(&settings)?,
             refresher: Refresher::default(),
             upstream: Upstream::new(&settings.upstream),
             issuer,
@@ -95,6 +95,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let state = AppState::new(settings).map_err(std::io::Error::other)?;
     let discovery = state.issuer().spawn_discovery();
+    let store = state.0.sessions.spawn_background();
     let result = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -102,14 +103,19 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     discovery.abort();
+    if let Some(task) = store {
+        task.abort();
+    }
     result
 }
 
 async fn readyz(State(app): State<AppState>) -> Response {
-    if app.0.issuer.provider().is_some() {
-        (StatusCode::OK, "ready").into_response()
-    } else {
+    if app.0.issuer.provider().is_none() {
         (StatusCode::SERVICE_UNAVAILABLE, "issuer not discovered yet").into_response()
+    } else if !app.0.sessions.ready().await {
+        (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable").into_response()
+    } else {
+        (StatusCode::OK, "ready").into_response()
     }
 }
 
@@ -121,6 +127,7 @@ async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response 
         authn::Authn::Anonymous { cookies } => {
             return auth::with_cookies(auth::unauthenticated(&app, &req), cookies);
         }
+        authn::Authn::StoreUnavailable => return GatewayError::StoreUnavailable.into_response(),
     };
     let peer = req
         .extensions()

@@ -1,12 +1,14 @@
 //! Sessions and the other cookies the gateway keeps in the browser.
 //!
 //! The default store is stateless: the session is sealed (see [`codec`]) into a cookie, split into
-//! numbered chunks when it does not fit one, with a hard bound on the chunk count. A sign-in in
+//! numbered chunks when it does not fit one, with a hard bound on the chunk count. The Redis store
+//! (see [`redis`]) keeps it server-side, the cookie holding only a sealed ticket. A sign-in in
 //! progress lives in its own short-lived cookie named after its `state`, so sign-ins started in
 //! several tabs at once all complete. Anything that does not open is simply "not signed in".
 
 mod codec;
 mod jar;
+mod redis;
 mod refresh;
 
 use std::time::Duration;
@@ -19,9 +21,14 @@ use serde_json::{Map, Value};
 
 pub use codec::Codec;
 pub use jar::{CookieJar, request_cookies};
+pub use redis::{RedisStore, StoreUnavailable, Ticket};
 pub use refresh::{RefreshFailure, Refresher};
 
-use crate::config::Settings;
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+
+use crate::config::{Settings, StoreSettings};
 use crate::oidc::TokenError;
 
 /// Largest sealed value placed in one cookie; with the name and attributes this stays under the
@@ -56,6 +63,9 @@ pub struct Session {
     /// Claims of `id_token`, decoded on load.
     #[serde(skip)]
     pub claims: Map<String, Value>,
+    /// Where the session lives in Redis (Redis store only; set on first save).
+    #[serde(skip)]
+    pub ticket: Option<Ticket>,
 }
 
 impl Session {
@@ -76,6 +86,7 @@ impl Session {
             refresh_token: None,
             tokens_expire_at: now,
             claims: Map::new(),
+            ticket: None,
         };
         session.set_tokens(id_token, claims, refresh_token);
         session
@@ -143,6 +154,30 @@ fn jwt_claims(token: &str) -> Result<Map<String, Value>, TokenError> {
     serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
 }
 
+/// A session from its serialised form, claims decoded.
+fn decode(plain: &[u8]) -> Option<Session> {
+    let mut session: Session = serde_json::from_slice(plain).ok()?;
+    session.claims = jwt_claims(&session.id_token).ok()?;
+    Some(session)
+}
+
+/// The session a ticket names in Redis, if it is there and opens with the ticket's key.
+async fn fetch(store: &RedisStore, ticket: Ticket) -> Result<Option<Session>, StoreUnavailable> {
+    let key = store.session_key(&ticket);
+    let Some(value) = store.get(&key).await? else {
+        return Ok(None);
+    };
+    let session = ticket
+        .codec()
+        .open(&key, &value)
+        .and_then(|plain| decode(&plain))
+        .map(|mut s| {
+            s.ticket = Some(ticket);
+            s
+        });
+    Ok(session)
+}
+
 /// A sign-in in progress: what the callback needs to finish it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingLogin {
@@ -158,31 +193,75 @@ pub struct PendingLogin {
     pub started_at: u64,
 }
 
-/// The session is too large for the cookie budget.
+/// A session that could not be saved.
 #[derive(Debug, thiserror::Error)]
-#[error("session of {0} bytes does not fit in {MAX_CHUNKS} cookies")]
-pub struct TooLarge(pub usize);
+pub enum SaveError {
+    /// Too large for the cookie budget (cookie store only).
+    #[error("session of {0} bytes does not fit in {MAX_CHUNKS} cookies")]
+    TooLarge(usize),
+    /// The session store could not be reached.
+    #[error(transparent)]
+    Unavailable(#[from] StoreUnavailable),
+}
 
-/// Reads and writes the gateway's cookies.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
+enum Backend {
+    Cookie,
+    Redis(Arc<RedisStore>),
+}
+
+/// Reads and writes sessions and the gateway's other cookies.
+#[derive(Debug)]
 pub struct Sessions {
     codec: Codec,
     jar: CookieJar,
     idle_timeout: Duration,
+    backend: Backend,
 }
 
 impl Sessions {
     /// Session handling for `settings`.
-    pub fn new(settings: &Settings) -> Self {
+    pub fn new(settings: &Settings) -> Result<Self, String> {
         let base = if settings.server.secure_cookies() {
             format!("__Host-{}", settings.session.cookie_name)
         } else {
             settings.session.cookie_name.clone()
         };
-        Self {
+        let backend = match &settings.session.store {
+            StoreSettings::Cookie => Backend::Cookie,
+            StoreSettings::Redis { url, prefix } => {
+                Backend::Redis(Arc::new(RedisStore::new(url, prefix)?))
+            }
+        };
+        Ok(Self {
             codec: Codec::new(settings.session.secret.expose().as_bytes(), "cookie v1"),
             jar: CookieJar::new(base, settings.server.secure_cookies()),
             idle_timeout: settings.session.idle_timeout,
+            backend,
+        })
+    }
+
+    /// Starts what the store needs in the background (the Redis connection).
+    pub fn spawn_background(&self) -> Option<JoinHandle<()>> {
+        match &self.backend {
+            Backend::Cookie => None,
+            Backend::Redis(store) => Some(store.spawn_connect()),
+        }
+    }
+
+    /// Whether the store can serve sessions now.
+    pub async fn ready(&self) -> bool {
+        match &self.backend {
+            Backend::Cookie => true,
+            Backend::Redis(store) => store.ping().await,
+        }
+    }
+
+    /// Which store is in use, for logs and metrics.
+    pub fn store_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Cookie => "cookie",
+            Backend::Redis(_) => "redis",
         }
     }
 
@@ -192,37 +271,89 @@ impl Sessions {
     }
 
     /// The session carried by the request, if there is one that has not ended. Its tokens may
-    /// still need a refresh.
-    pub fn load(&self, headers: &HeaderMap, now: u64) -> Option<Session> {
-        let sealed = self.jar.read_chunks(headers, MAX_CHUNKS)?;
-        let plain = self.codec.open(self.jar.base(), &sealed)?;
-        let mut session: Session = serde_json::from_slice(&plain).ok()?;
-        if session.ends_at(self.idle_timeout) <= now {
-            return None;
-        }
-        session.claims = jwt_claims(&session.id_token).ok()?;
-        Some(session)
+    /// still need a refresh. An unreachable store is an error, not "signed out".
+    pub async fn load(
+        &self,
+        headers: &HeaderMap,
+        now: u64,
+    ) -> Result<Option<Session>, StoreUnavailable> {
+        let Some(sealed) = self.jar.read_chunks(headers, MAX_CHUNKS) else {
+            return Ok(None);
+        };
+        let Some(plain) = self.codec.open(self.jar.base(), &sealed) else {
+            return Ok(None);
+        };
+        let session = match &self.backend {
+            Backend::Cookie => decode(&plain),
+            Backend::Redis(store) => match Ticket::from_bytes(&plain) {
+                Some(ticket) => fetch(store, ticket).await?,
+                None => None,
+            },
+        };
+        Ok(session.filter(|s| s.ends_at(self.idle_timeout) > now))
     }
 
-    /// `Set-Cookie` values that store `session`, replacing whatever session cookies the request had.
-    pub fn store(
+    /// Saves `session` and returns the `Set-Cookie` values that carry it, replacing whatever
+    /// session cookies the request had.
+    pub async fn save(
         &self,
-        session: &Session,
+        session: &mut Session,
         request: &HeaderMap,
         now: u64,
-    ) -> Result<Vec<HeaderValue>, TooLarge> {
-        let plain = serde_json::to_vec(session).map_err(|_| TooLarge(0))?;
-        let sealed = self.codec.seal(self.jar.base(), &plain);
-        if sealed.len() > CHUNK_SIZE * MAX_CHUNKS {
-            return Err(TooLarge(sealed.len()));
-        }
+    ) -> Result<Vec<HeaderValue>, SaveError> {
+        let plain = serde_json::to_vec(session).map_err(|_| SaveError::TooLarge(0))?;
         let max_age = session.ends_at(self.idle_timeout).saturating_sub(now);
+        let sealed = match &self.backend {
+            Backend::Cookie => self.codec.seal(self.jar.base(), &plain),
+            Backend::Redis(store) => {
+                // Indexed by user and issuer session at the first save, for back-channel logout.
+                let mut indexes = Vec::new();
+                if session.ticket.is_none() {
+                    indexes.push(store.index_key("sub", session.subject()));
+                    if let Some(sid) = session.claims.get("sid").and_then(Value::as_str) {
+                        indexes.push(store.index_key("sid", sid));
+                    }
+                }
+                let ticket = session.ticket.get_or_insert_with(Ticket::random);
+                let key = store.session_key(ticket);
+                let value = ticket.codec().seal(&key, &plain);
+                store.put(&key, &value, max_age, &indexes).await?;
+                self.codec.seal(self.jar.base(), &ticket.to_bytes())
+            }
+        };
+        if sealed.len() > CHUNK_SIZE * MAX_CHUNKS {
+            return Err(SaveError::TooLarge(sealed.len()));
+        }
         Ok(self.jar.write_chunks(&sealed, CHUNK_SIZE, max_age, request))
     }
 
-    /// `Set-Cookie` values that remove the session (every chunk the request carried).
-    pub fn clear(&self, request: &HeaderMap) -> Vec<HeaderValue> {
+    /// Ends a session: removes it from the store (when server-side) and returns the
+    /// `Set-Cookie` values that remove it from the browser (every chunk the request carried).
+    pub async fn end(&self, session: Option<&Session>, request: &HeaderMap) -> Vec<HeaderValue> {
+        if let (Backend::Redis(store), Some(ticket)) =
+            (&self.backend, session.and_then(|s| s.ticket.as_ref()))
+        {
+            if store.delete(&store.session_key(ticket)).await.is_err() {
+                tracing::warn!("session could not be removed from redis; it ends at its expiry");
+            }
+        }
         self.jar.write_chunks("", CHUNK_SIZE, 0, request)
+    }
+
+    /// The Redis store, when sessions live there.
+    pub fn redis(&self) -> Option<&Arc<RedisStore>> {
+        match &self.backend {
+            Backend::Cookie => None,
+            Backend::Redis(store) => Some(store),
+        }
+    }
+
+    /// The current version of a Redis session, as another replica may have saved it.
+    pub async fn reload(&self, session: &Session) -> Result<Option<Session>, StoreUnavailable> {
+        match (&self.backend, &session.ticket) {
+            (Backend::Redis(store), Some(ticket)) => fetch(store, ticket.clone()).await,
+            _ => Ok(Some(session.clone())),
+        }
     }
 
     /// `Set-Cookie` values for a new sign-in in progress.
@@ -320,7 +451,7 @@ mod tests {
             "#
         ))
         .unwrap();
-        Sessions::new(&settings)
+        Sessions::new(&settings).unwrap()
     }
 
     fn token(claims: serde_json::Value) -> String {
@@ -337,34 +468,37 @@ mod tests {
         h
     }
 
-    #[test]
-    fn https_uses_host_prefix_and_secure() {
+    #[tokio::test]
+    async fn https_uses_host_prefix_and_secure() {
         let s = sessions("https://app.example.com");
         let claims = json!({"sub": "u", "exp": 2000});
-        let session = Session::new(
+        let mut session = Session::new(
             token(claims.clone()),
             claims.as_object().unwrap().clone(),
             None,
             Duration::from_secs(60),
             1000,
         );
-        let set = s.store(&session, &HeaderMap::new(), 1000).unwrap();
+        let set = s.save(&mut session, &HeaderMap::new(), 1000).await.unwrap();
         let text = set[0].to_str().unwrap();
         assert!(text.starts_with("__Host-portcullis="), "{text}");
         assert!(
             text.contains("; Secure") && text.contains("HttpOnly") && text.contains("Max-Age=60")
         );
-        let loaded = s.load(&request_with(&set), 1000).unwrap();
+        let loaded = s.load(&request_with(&set), 1000).await.unwrap().unwrap();
         assert_eq!(loaded.claims["sub"], "u");
         // The session ends with the token or the lifetime, whichever is first.
         assert_eq!(loaded.ends_at(Duration::from_secs(3600)), 1060);
-        assert!(s.load(&request_with(&set), 1060).is_none());
+        assert!(s.load(&request_with(&set), 1060).await.unwrap().is_none());
         // A cookie sealed for http (no prefix) is foreign here.
         let plain = sessions("http://127.0.0.1:4180");
-        let set = plain.store(&session, &HeaderMap::new(), 1000).unwrap();
+        let set = plain
+            .save(&mut session, &HeaderMap::new(), 1000)
+            .await
+            .unwrap();
         assert!(set[0].to_str().unwrap().starts_with("portcullis="));
         assert!(!set[0].to_str().unwrap().contains("Secure"));
-        assert!(s.load(&request_with(&set), 1000).is_none());
+        assert!(s.load(&request_with(&set), 1000).await.unwrap().is_none());
     }
 
     #[test]

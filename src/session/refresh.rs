@@ -1,5 +1,7 @@
 //! Token refresh, single-flight per session: however many requests of one session arrive while
-//! its tokens are due, one refresh goes to the issuer and all of them get its result. Results are
+//! its tokens are due, one refresh goes to the issuer and all of them get its result. With the
+//! Redis store this holds across replicas too: a lock in Redis elects the replica that refreshes,
+//! the others wait for the session it saves. Results are
 //! kept for [`RESULT_TTL`], so requests still carrying the pre-refresh cookie (sent before the
 //! browser saw the new one) reuse the new tokens instead of spending a rotated refresh token
 //! again. A failure because the issuer is unreachable is kept for [`RETRY_AFTER`] only, so the
@@ -11,13 +13,21 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
 
-use super::Session;
-use crate::oidc::{ExchangeError, Expect, Issuer};
+use http::HeaderMap;
+
+use super::{Session, Sessions};
+use crate::oidc::{ExchangeError, Expect, Issuer, now_secs};
 
 /// How long a refresh result is shared with later requests of the same session generation.
 pub const RESULT_TTL: Duration = Duration::from_secs(30);
 /// How long after an unreachable issuer the next refresh of the same session is tried.
 pub const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// Lifetime of the Redis refresh lock: longer than any refresh (issuer timeouts are seconds).
+const LOCK_TTL: Duration = Duration::from_secs(15);
+/// How long a replica waits for another one's refresh before giving up for now.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+/// How often a waiting replica looks for the refreshed session.
+const LOCK_POLL: Duration = Duration::from_millis(50);
 
 /// Why a refresh did not produce new tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +63,12 @@ pub struct Refresher {
 
 impl Refresher {
     /// The session with refreshed tokens, refreshing at most once per session generation.
-    pub async fn refresh(&self, issuer: &Issuer, session: &Session) -> Outcome {
+    pub async fn refresh(
+        &self,
+        issuer: &Issuer,
+        sessions: &Sessions,
+        session: &Session,
+    ) -> Outcome {
         // A generation is one set of tokens: the session id plus the ID token's signature, which
         // differs for every token (expiry times can repeat within a second).
         let signature = session.id_token.rsplit('.').next().unwrap_or("");
@@ -73,10 +88,58 @@ impl Refresher {
             )
         };
         outcome
-            .get_or_init(|| refresh_once(issuer, session))
+            .get_or_init(|| refresh_shared(issuer, sessions, session))
             .await
             .clone()
     }
+}
+
+/// Refreshes once across replicas: directly for cookie sessions, under a Redis lock otherwise.
+async fn refresh_shared(issuer: &Issuer, sessions: &Sessions, session: &Session) -> Outcome {
+    let (Some(store), Some(ticket)) = (sessions.redis(), &session.ticket) else {
+        return refresh_once(issuer, session).await;
+    };
+    let lock = format!("{}:refresh", store.session_key(ticket));
+    let deadline = Instant::now() + LOCK_WAIT;
+    let unavailable = |_| RefreshFailure::Unavailable;
+    loop {
+        if store.set_once(&lock, LOCK_TTL).await.map_err(unavailable)? {
+            let result = refresh_locked(issuer, sessions, session).await;
+            if store.release(&lock).await.is_err() {
+                tracing::warn!(session = %session.id, "refresh lock left to expire");
+            }
+            return result;
+        }
+        // Another replica is refreshing: wait for the session it saves.
+        tokio::time::sleep(LOCK_POLL).await;
+        match sessions.reload(session).await.map_err(unavailable)? {
+            Some(current) if current.id_token != session.id_token => return Ok(current),
+            Some(_) if Instant::now() < deadline => {}
+            Some(_) => return Err(RefreshFailure::Unavailable),
+            None => return Err(RefreshFailure::Rejected),
+        }
+    }
+}
+
+/// Refreshes while holding the Redis lock, and saves before the lock is released so that
+/// waiting replicas find the result.
+async fn refresh_locked(issuer: &Issuer, sessions: &Sessions, session: &Session) -> Outcome {
+    let unavailable = |_| RefreshFailure::Unavailable;
+    // Another replica may have refreshed between this one's read and its lock.
+    let current = sessions
+        .reload(session)
+        .await
+        .map_err(unavailable)?
+        .ok_or(RefreshFailure::Rejected)?;
+    if current.id_token != session.id_token {
+        return Ok(current);
+    }
+    let mut fresh = refresh_once(issuer, &current).await?;
+    sessions
+        .save(&mut fresh, &HeaderMap::new(), now_secs())
+        .await
+        .map_err(|_| RefreshFailure::Unavailable)?;
+    Ok(fresh)
 }
 
 async fn refresh_once(issuer: &Issuer, session: &Session) -> Outcome {
