@@ -4,6 +4,7 @@
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
 pub mod issuer;
+pub mod redis;
 pub mod upstream;
 
 use std::future::Future;
@@ -54,14 +55,14 @@ impl Drop for Gateway {
     }
 }
 
-/// The configuration tests start from; `extra` is appended (more `[oidc]` keys go through
-/// `oidc_extra`, since TOML tables cannot be reopened).
+/// The configuration tests start from, with more `[oidc]` and `[session]` keys (TOML tables
+/// cannot be reopened, so they are placed inside).
 pub fn config(
     gateway_url: &str,
     issuer: &MockIssuer,
     upstream: &str,
     oidc_extra: &str,
-    extra: &str,
+    session_extra: &str,
 ) -> String {
     let secret = if issuer.confidential() {
         format!("client_secret = \"{CLIENT_SECRET}\"")
@@ -84,15 +85,14 @@ client_id = "{CLIENT_ID}"
 {secret}
 {oidc_extra}
 
-[session]
-secret = "{SESSION_SECRET}"
-
 [[headers]]
 name = "X-Roles"
 claim = "custom:roles"
 split = "|"
 
-{extra}
+[session]
+secret = "{SESSION_SECRET}"
+{session_extra}
 "#,
         issuer_url = issuer.issuer_url(),
     )
@@ -104,24 +104,29 @@ impl Gateway {
         Self::start_with(issuer, upstream, "", "").await
     }
 
-    /// Like [`start`](Self::start) with extra config.
+    /// Like [`start`](Self::start) with extra `[oidc]` and `[session]` keys.
     pub async fn start_with(
         issuer: &MockIssuer,
         upstream: &str,
         oidc_extra: &str,
-        extra: &str,
+        session_extra: &str,
     ) -> Self {
-        let gw = Self::spawn(issuer, upstream, oidc_extra, extra).await;
+        let gw = Self::spawn(issuer, upstream, oidc_extra, session_extra).await;
         gw.wait_ready().await;
         gw
     }
 
     /// Starts a gateway without waiting for it to be ready.
-    pub async fn spawn(issuer: &MockIssuer, upstream: &str, oidc_extra: &str, extra: &str) -> Self {
+    pub async fn spawn(
+        issuer: &MockIssuer,
+        upstream: &str,
+        oidc_extra: &str,
+        session_extra: &str,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let url = format!("http://{addr}");
-        let toml = config(&url, issuer, upstream, oidc_extra, extra);
+        let toml = config(&url, issuer, upstream, oidc_extra, session_extra);
         let settings = portcullis::config::from_toml_str(&toml).unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
