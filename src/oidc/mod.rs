@@ -24,7 +24,9 @@ pub use discovery::Metadata;
 pub use fetch::FetchError;
 pub use flow::{AuthorizeRequest, ExchangeError, TokenResponse, pkce_challenge, random_token};
 pub use jwks::KeyStore;
-pub use token::{Expect, TokenError, constant_time_eq, now_secs};
+pub use token::{
+    Expect, LOGOUT_TOKEN_MAX_AGE, LogoutRequest, TokenError, constant_time_eq, now_secs,
+};
 
 /// First wait after a failed discovery; doubled after each failure up to [`MAX_DISCOVERY_BACKOFF`].
 const FIRST_DISCOVERY_BACKOFF: Duration = Duration::from_millis(250);

@@ -1,5 +1,7 @@
-//! ID token validation, all of it: algorithm allow-list, signature with the key named by `kid`,
-//! `iss`, `aud`, `azp`, `exp`, `iat`, `nonce` and `token_use`.
+//! Token validation: the checks every issuer-signed JWT gets (algorithm allow-list, signature with
+//! the key named by `kid`, `iss`, `aud`, `exp`, `nbf`, `iat`), then those of ID tokens (`sub`,
+//! `nonce`, `azp`, `token_use`) and of back-channel logout tokens (`events`, `jti`, `sid`/`sub`,
+//! no `nonce`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -48,13 +50,30 @@ pub enum Expect<'a> {
     },
 }
 
+/// The event a back-channel logout token must carry.
+const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+/// Logout tokens issued longer ago than this are refused (and so `jti`s need remembering only
+/// this long).
+pub const LOGOUT_TOKEN_MAX_AGE: u64 = 300;
+
+/// What a valid back-channel logout token asks to end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutRequest {
+    /// The issuer's session id, if named.
+    pub sid: Option<String>,
+    /// The user, if named.
+    pub sub: Option<String>,
+    /// The token's unique id, for replay detection.
+    pub jti: String,
+}
+
 impl Issuer {
-    /// Validates an ID token received from the token endpoint and returns its claims.
-    pub async fn validate_id_token(
+    /// The checks every issuer-signed token gets; returns its claims.
+    async fn verify_jwt(
         &self,
         provider: &Provider,
         token: &str,
-        expect: Expect<'_>,
+        required: &[&str],
     ) -> Result<Map<String, Value>, TokenError> {
         let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
         let alg = header.alg;
@@ -76,7 +95,7 @@ impl Issuer {
         let mut validation = Validation::new(alg);
         validation.set_issuer(&[&self.settings.issuer]);
         validation.set_audience(&[&self.settings.client_id]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.set_required_spec_claims(required);
         validation.leeway = self.settings.clock_leeway.as_secs();
         validation.validate_nbf = true;
         let claims = decode::<Map<String, Value>>(token, &key.key, &validation)
@@ -89,6 +108,19 @@ impl Issuer {
             Some(_) => return Err(TokenError::Invalid("iat is in the future".into())),
             None => return Err(TokenError::Invalid("iat is not a number".into())),
         }
+        Ok(claims)
+    }
+
+    /// Validates an ID token received from the token endpoint and returns its claims.
+    pub async fn validate_id_token(
+        &self,
+        provider: &Provider,
+        token: &str,
+        expect: Expect<'_>,
+    ) -> Result<Map<String, Value>, TokenError> {
+        let claims = self
+            .verify_jwt(provider, token, &["exp", "iat", "iss", "aud", "sub"])
+            .await?;
         let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
         if sub.is_empty() {
             return Err(TokenError::Invalid("sub is missing or empty".into()));
@@ -118,6 +150,53 @@ impl Issuer {
             }
         }
         Ok(claims)
+    }
+}
+
+impl Issuer {
+    /// Validates a back-channel logout token (OpenID Connect Back-Channel Logout 1.0, 2.6).
+    pub async fn validate_logout_token(
+        &self,
+        provider: &Provider,
+        token: &str,
+    ) -> Result<LogoutRequest, TokenError> {
+        let claims = self
+            .verify_jwt(provider, token, &["iat", "iss", "aud"])
+            .await?;
+        let invalid = |why: &str| Err(TokenError::Invalid(why.to_string()));
+        let text = |name: &str| {
+            claims
+                .get(name)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        if !claims
+            .get("events")
+            .and_then(Value::as_object)
+            .is_some_and(|e| {
+                e.get(BACKCHANNEL_LOGOUT_EVENT)
+                    .is_some_and(Value::is_object)
+            })
+        {
+            return invalid("events lacks the back-channel logout event");
+        }
+        // A nonce would make it an ID token in disguise.
+        if claims.contains_key("nonce") {
+            return invalid("logout tokens carry no nonce");
+        }
+        let iat = claims.get("iat").and_then(Value::as_u64).unwrap_or(0);
+        if iat + LOGOUT_TOKEN_MAX_AGE < now_secs() {
+            return invalid("issued too long ago");
+        }
+        let Some(jti) = text("jti") else {
+            return invalid("jti is missing");
+        };
+        let (sid, sub) = (text("sid"), text("sub"));
+        if sid.is_none() && sub.is_none() {
+            return invalid("names neither sid nor sub");
+        }
+        Ok(LogoutRequest { sid, sub, jti })
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod auth;
 mod authn;
+mod backchannel;
 mod error;
 
 use std::future::Future;
@@ -33,6 +34,8 @@ pub const CALLBACK_PATH: &str = "/oauth2/callback";
 pub const SIGN_OUT_PATH: &str = "/oauth2/sign_out";
 /// Where the issuer sends the browser after signing out (register it as the sign-out URL).
 pub const SIGNED_OUT_PATH: &str = "/oauth2/signed_out";
+/// OpenID Connect Back-Channel Logout endpoint (register it at the issuer).
+pub const BACKCHANNEL_LOGOUT_PATH: &str = "/oauth2/backchannel_logout";
 /// JSON identity of the session.
 pub const USERINFO_PATH: &str = "/oauth2/userinfo";
 /// Liveness.
@@ -79,6 +82,10 @@ pub fn app(state: AppState) -> Router {
         .route(SIGN_OUT_PATH, get(auth::sign_out).post(auth::sign_out))
         .route(SIGNED_OUT_PATH, get(auth::signed_out))
         .route(USERINFO_PATH, get(auth::userinfo))
+        .route(
+            BACKCHANNEL_LOGOUT_PATH,
+            axum::routing::post(backchannel::backchannel_logout),
+        )
         .route(HEALTHZ_PATH, get(|| async { "ok" }))
         .route(READYZ_PATH, get(readyz))
         .fallback(proxy)

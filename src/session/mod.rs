@@ -29,7 +29,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 use crate::config::{Settings, StoreSettings};
-use crate::oidc::TokenError;
+use crate::oidc::{LOGOUT_TOKEN_MAX_AGE, LogoutRequest, TokenError};
 
 /// Largest sealed value placed in one cookie; with the name and attributes this stays under the
 /// 4096 bytes every browser accepts.
@@ -193,6 +193,20 @@ pub struct PendingLogin {
     pub started_at: u64,
 }
 
+/// A back-channel logout that could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum BackchannelError {
+    /// Sessions in cookies cannot be found by user or issuer session.
+    #[error("back-channel logout needs session.store = \"redis\"")]
+    NeedsServerStore,
+    /// The logout token's `jti` was seen before.
+    #[error("logout token replayed")]
+    Replayed,
+    /// The session store could not be reached.
+    #[error(transparent)]
+    Unavailable(#[from] StoreUnavailable),
+}
+
 /// A session that could not be saved.
 #[derive(Debug, thiserror::Error)]
 pub enum SaveError {
@@ -338,6 +352,26 @@ impl Sessions {
             }
         }
         self.jar.write_chunks("", CHUNK_SIZE, 0, request)
+    }
+
+    /// Ends every session a back-channel logout names (by issuer session id, else by user), once
+    /// per logout token. Returns how many sessions ended.
+    pub async fn end_matching(&self, logout: &LogoutRequest) -> Result<usize, BackchannelError> {
+        let Backend::Redis(store) = &self.backend else {
+            return Err(BackchannelError::NeedsServerStore);
+        };
+        let jti_key = store.index_key("jti", &logout.jti);
+        // Remembered a little longer than such tokens are accepted at all.
+        let remember = Duration::from_secs(2 * LOGOUT_TOKEN_MAX_AGE);
+        if !store.set_once(&jti_key, remember).await? {
+            return Err(BackchannelError::Replayed);
+        }
+        let index = match (&logout.sid, &logout.sub) {
+            (Some(sid), _) => store.index_key("sid", sid),
+            (None, Some(sub)) => store.index_key("sub", sub),
+            (None, None) => return Ok(0),
+        };
+        Ok(store.delete_indexed(&index).await?)
     }
 
     /// The Redis store, when sessions live there.
