@@ -583,3 +583,75 @@ mod tests {
         assert!(s.take_login("state-value-", &req, 1001).0.is_none());
     }
 }
+
+/// The cookie budget: how many Cognito groups fit in a cookie session. Run with
+/// `cargo test --lib cookie_budget -- --nocapture` to see the figures.
+#[cfg(test)]
+mod budget {
+    use super::*;
+    use serde_json::json;
+
+    /// A Cognito-shaped ID token with `groups` group names of 24 characters, signed RS256
+    /// (a 256-byte signature), and a 1,780-character refresh token, as Cognito issues them.
+    fn cognito_session(groups: usize) -> Session {
+        let names: Vec<String> = (0..groups)
+            .map(|i| format!("app-team-group-name-{i:04}"))
+            .collect();
+        let claims = json!({
+            "sub": "6f1c2a52-9e4f-4a6e-8d0b-3f1a2b3c4d5e",
+            "cognito:groups": names,
+            "email_verified": true,
+            "iss": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123xyz",
+            "cognito:username": "alice.example",
+            "origin_jti": "0d7b6a7c-1f5e-4a3b-9c8d-7e6f5a4b3c2d",
+            "aud": "3n4b5c6d7e8f9g0h1i2j3k4l5m",
+            "event_id": "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d",
+            "token_use": "id",
+            "auth_time": 1_700_000_000u64,
+            "exp": 1_700_003_600u64,
+            "iat": 1_700_000_000u64,
+            "jti": "1e2d3c4b-5a69-4788-96a5-b4c3d2e1f0a9",
+            "email": "alice@example.com",
+            "custom:roles": "authp/admin|authp/user",
+            "nonce": "n".repeat(43),
+        });
+        let header = URL_SAFE_NO_PAD
+            .encode(br#"{"kid":"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG=","alg":"RS256"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let signature = URL_SAFE_NO_PAD.encode([7u8; 256]);
+        let id_token = format!("{header}.{payload}.{signature}");
+        let refresh = "r".repeat(1780);
+        Session::new(
+            id_token,
+            claims.as_object().cloned().unwrap_or_default(),
+            Some(refresh),
+            Duration::from_secs(43_200),
+            1_700_000_000,
+        )
+    }
+
+    fn sealed_len(groups: usize) -> usize {
+        let plain = serde_json::to_vec(&cognito_session(groups)).unwrap_or_default();
+        Codec::new(b"0123456789abcdef0123456789abcdef", "cookie v1")
+            .seal("__Host-portcullis", &plain)
+            .len()
+    }
+
+    #[test]
+    fn cookie_budget() {
+        let budget = CHUNK_SIZE * MAX_CHUNKS;
+        let base = sealed_len(0);
+        let max_groups = (0..2000)
+            .take_while(|&n| sealed_len(n) <= budget)
+            .last()
+            .unwrap_or(0);
+        println!(
+            "cookie budget: {budget} bytes in {MAX_CHUNKS} chunks; a Cognito session without \
+             groups takes {base} bytes ({} chunks); at most {max_groups} groups of 24 characters fit",
+            base.div_ceil(CHUNK_SIZE)
+        );
+        // The figures documented in README.md.
+        assert_eq!(base.div_ceil(CHUNK_SIZE), 2);
+        assert!(max_groups >= 300, "{max_groups}");
+    }
+}
