@@ -310,13 +310,9 @@ async fn sessions_too_large_for_cookies_get_a_clear_page() {
     let browser = Browser::new();
     let (response, _) = browser.walk(&format!("{}/", gateway.url)).await;
     assert_eq!(response.status(), 500);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("does not fit in browser cookies")
-    );
+    let body = response.text().await.unwrap();
+    assert!(body.contains("does not fit in browser cookies"), "{body}");
+    assert!(body.contains("session.store = &quot;redis&quot;"), "names the remedy: {body}");
     assert_eq!(upstream.hits(), 0);
 }
 
