@@ -312,7 +312,10 @@ async fn sessions_too_large_for_cookies_get_a_clear_page() {
     assert_eq!(response.status(), 500);
     let body = response.text().await.unwrap();
     assert!(body.contains("does not fit in browser cookies"), "{body}");
-    assert!(body.contains("session.store = &quot;redis&quot;"), "names the remedy: {body}");
+    assert!(
+        body.contains("session.store = &quot;redis&quot;"),
+        "names the remedy: {body}"
+    );
     assert_eq!(upstream.hits(), 0);
 }
 
