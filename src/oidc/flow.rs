@@ -116,10 +116,22 @@ impl Issuer {
         .await
     }
 
-    /// Revokes a refresh token (RFC 7009) when the issuer has a revocation endpoint; best effort,
-    /// since the session is ended locally whatever the issuer answers.
+    /// Revokes a refresh token (RFC 7009) at the revocation endpoint of discovery, or for Cognito
+    /// at the pool domain's `/oauth2/revoke`; best effort, since the session is ended locally
+    /// whatever the issuer answers.
     pub async fn revoke(&self, provider: &Provider, refresh_token: &str) {
-        let Some(endpoint) = &provider.metadata.revocation_endpoint else {
+        let cognito = || {
+            self.settings
+                .cognito_domain
+                .as_ref()
+                .and_then(|d| d.join("oauth2/revoke").ok())
+        };
+        let Some(endpoint) = provider
+            .metadata
+            .revocation_endpoint
+            .clone()
+            .or_else(cognito)
+        else {
             return;
         };
         let request = self.authenticated_post(
