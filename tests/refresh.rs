@@ -210,6 +210,32 @@ async fn sign_out_revokes_the_refresh_token() {
 }
 
 #[tokio::test]
+async fn cognito_revocation_without_a_discovered_endpoint_uses_the_pool_domain() {
+    let issuer = MockIssuer::start().await;
+    issuer.with(|s| s.advertise_revocation = false);
+    let upstream = MockUpstream::start().await;
+    let domain = format!("cognito_domain = \"{}\"", issuer.base);
+    let gateway = Gateway::start_with(&issuer, &upstream.url, &domain, "").await;
+    let browser = Browser::new();
+    sign_in(&browser, &gateway).await;
+    browser
+        .get(&format!("{}/oauth2/sign_out", gateway.url))
+        .await;
+    assert_eq!(issuer.with(|s| s.revoked.len()), 1);
+
+    // A generic issuer without a revocation endpoint: nothing to call.
+    let issuer = MockIssuer::start().await;
+    issuer.with(|s| s.advertise_revocation = false);
+    let gateway = Gateway::start(&issuer, &upstream.url).await;
+    let browser = Browser::new();
+    sign_in(&browser, &gateway).await;
+    browser
+        .get(&format!("{}/oauth2/sign_out", gateway.url))
+        .await;
+    assert_eq!(issuer.with(|s| s.revoked.len()), 0);
+}
+
+#[tokio::test]
 async fn cookie_expiry_follows_the_idle_timeout() {
     let (issuer, _upstream, gateway) = stack().await;
     let browser = Browser::new();

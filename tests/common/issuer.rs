@@ -84,6 +84,8 @@ pub struct IssuerState {
     pub tamper: Option<Tamper>,
     /// Whether discovery names an `end_session_endpoint`.
     pub end_session: bool,
+    /// Whether discovery names the `revocation_endpoint` (older pools' documents lack it).
+    pub advertise_revocation: bool,
     /// Lifetime of issued tokens, in seconds.
     pub token_ttl: u64,
     /// How far in the past tokens say they were issued (makes them due for refresh at once).
@@ -170,6 +172,7 @@ impl MockIssuer {
             deny: None,
             tamper: None,
             end_session: false,
+            advertise_revocation: true,
             token_ttl: 3600,
             backdate: 0,
             rotate: false,
@@ -255,6 +258,9 @@ async fn discovery(State(state): State<Arc<Mutex<IssuerState>>>) -> Response {
     });
     if s.end_session {
         doc["end_session_endpoint"] = json!(format!("{base}/logout"));
+    }
+    if !s.advertise_revocation {
+        doc.as_object_mut().unwrap().remove("revocation_endpoint");
     }
     Json(doc).into_response()
 }
