@@ -19,7 +19,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
-use crate::identity::{ClaimPath, HeaderMapping, IdentityHeaders};
+use crate::identity::{ClaimPath, ClaimSource, HeaderMapping, IdentityHeaders};
+use crate::policy::{DefaultAction, PathPattern, Policy, Rule};
 
 /// Default listen address: all interfaces, the port oauth2-proxy users already know.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:4180";
@@ -96,6 +97,8 @@ pub struct Settings {
     pub session: SessionSettings,
     /// The default identity headers plus every `[[headers]]` mapping.
     pub identity: IdentityHeaders,
+    /// `[policy]` and `[[rules]]`.
+    pub policy: Policy,
 }
 
 /// `[server]`: where the gateway listens and the origin users see.
@@ -286,6 +289,33 @@ struct RawHeader {
     join: Option<String>,
 }
 
+#[derive(Default, Deserialize)]
+struct RawPolicy {
+    #[serde(default, deserialize_with = "lenient_string")]
+    default: Option<String>,
+    role_claims: Option<Vec<RawRoleClaim>>,
+}
+
+#[derive(Deserialize)]
+struct RawRoleClaim {
+    claim: Option<OneOrMany>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    split: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+struct RawRule {
+    #[serde(default, deserialize_with = "lenient_string")]
+    path: Option<String>,
+    methods: Option<Vec<String>>,
+    public: Option<bool>,
+    groups: Option<Vec<String>>,
+    roles: Option<Vec<String>>,
+    claims: Option<BTreeMap<String, OneOrMany>>,
+    email_domains: Option<Vec<String>>,
+    scopes: Option<Vec<String>>,
+}
+
 /// `claim = "a"` or `claim = ["a", "b"]` (first one present wins).
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -315,7 +345,9 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     }))
 }
 
-const SECTIONS: [&str; 5] = ["server", "upstream", "oidc", "session", "headers"];
+const SECTIONS: [&str; 7] = [
+    "server", "upstream", "oidc", "session", "headers", "policy", "rules",
+];
 
 /// Loads and validates the configuration from `path` and the process environment.
 pub fn load(path: &Path) -> Result<Settings, ConfigErrors> {
@@ -368,12 +400,15 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
     let oidc: RawOidc = section(figment, "oidc", &mut errors);
     let session: RawSession = section(figment, "session", &mut errors);
     let headers: Vec<RawHeader> = section(figment, "headers", &mut errors);
+    let policy: RawPolicy = section(figment, "policy", &mut errors);
+    let rules: Vec<RawRule> = section(figment, "rules", &mut errors);
 
     let server = validate_server(server, &mut errors);
     let upstream = validate_upstream(upstream, &mut errors);
     let oidc = validate_oidc(oidc, &mut errors);
     let session = validate_session(session, &mut errors);
     let identity = validate_headers(headers, &mut errors);
+    let policy = validate_policy(policy, rules, &mut errors);
 
     match (server, upstream, oidc, session) {
         (Some(server), Some(upstream), Some(oidc), Some(session)) if errors.is_empty() => {
@@ -383,6 +418,7 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
                 oidc,
                 session,
                 identity,
+                policy,
             })
         }
         _ => Err(ConfigErrors(errors)),
@@ -406,20 +442,30 @@ fn section<T: DeserializeOwned + Default>(
     let mut unknown = Vec::new();
     let result = serde_ignored::deserialize(&value, |path| unknown.push(path.to_string()));
     for path in unknown {
-        errors.push(format!("{key}.{path}: unknown key"));
+        errors.push(format!("{}: unknown key", key_path(key, &path)));
     }
     match result {
         Ok(v) => v,
         Err(e) => {
-            let at = if e.path.is_empty() {
-                key.to_string()
-            } else {
-                format!("{key}.{}", e.path.join("."))
-            };
+            let at = key_path(key, &e.path.join("."));
             errors.push(format!("{at}: {}", e.kind));
             T::default()
         }
     }
+}
+
+/// `headers` + `0.name` gives `headers[0].name`, the spelling every message uses.
+fn key_path(section: &str, path: &str) -> String {
+    let mut out = section.to_string();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        if part.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{part}]"));
+        } else {
+            out.push('.');
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 fn required(value: Option<String>, key: &str, errors: &mut Vec<String>) -> Option<String> {
@@ -899,13 +945,151 @@ fn validate_headers(raw: Vec<RawHeader>, errors: &mut Vec<String>) -> IdentityHe
         if let Some(name) = name {
             mappings.push(HeaderMapping {
                 name,
-                claims: paths,
-                split: h.split.filter(|s| !s.is_empty()),
+                source: ClaimSource {
+                    claims: paths,
+                    split: h.split.filter(|s| !s.is_empty()),
+                },
                 join,
             });
         }
     }
     IdentityHeaders::with_defaults(mappings)
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Self::One(s) => vec![s],
+            Self::Many(v) => v,
+        }
+    }
+}
+
+/// A list condition of a rule: absent, or a non-empty list.
+fn condition(
+    values: Option<Vec<String>>,
+    key: &str,
+    errors: &mut Vec<String>,
+) -> Option<Vec<String>> {
+    if values.as_ref().is_some_and(Vec::is_empty) {
+        errors.push(format!(
+            "{key}: an empty list never holds; remove the key instead"
+        ));
+    }
+    values
+}
+
+fn validate_policy(raw: RawPolicy, rules: Vec<RawRule>, errors: &mut Vec<String>) -> Policy {
+    let default = match raw.default.as_deref() {
+        None | Some("authenticated") => DefaultAction::Authenticated,
+        Some("deny") => DefaultAction::Deny,
+        Some(other) => {
+            errors.push(format!(
+                "policy.default: {other:?} is not \"authenticated\" or \"deny\""
+            ));
+            DefaultAction::Authenticated
+        }
+    };
+    let role_sources = match raw.role_claims {
+        None => Policy::default_role_sources(),
+        Some(list) => list
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let key = format!("policy.role_claims[{i}]");
+                let claims: Vec<ClaimPath> = r
+                    .claim
+                    .map(OneOrMany::into_vec)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|c| {
+                        ClaimPath::parse(c)
+                            .map_err(|why| errors.push(format!("{key}.claim: {why}")))
+                            .ok()
+                    })
+                    .collect();
+                if claims.is_empty() {
+                    errors.push(format!("{key}.claim: required"));
+                    return None;
+                }
+                Some(ClaimSource {
+                    claims,
+                    split: r.split.filter(|s| !s.is_empty()),
+                })
+            })
+            .collect(),
+    };
+    let mut parsed = Vec::new();
+    for (index, r) in rules.into_iter().enumerate() {
+        let key = format!("rules[{index}]");
+        let path = match r.path.as_deref().map(PathPattern::parse) {
+            Some(Ok(p)) => Some(p),
+            Some(Err(why)) => {
+                errors.push(format!("{key}.path: {why}"));
+                None
+            }
+            None => {
+                errors.push(format!("{key}.path: required"));
+                None
+            }
+        };
+        let methods = r.methods.map(|ms| {
+            if ms.is_empty() {
+                errors.push(format!("{key}.methods: an empty list never matches"));
+            }
+            ms.iter()
+                .filter_map(
+                    |m| match http::Method::from_bytes(m.to_ascii_uppercase().as_bytes()) {
+                        Ok(method) => Some(method),
+                        Err(_) => {
+                            errors.push(format!("{key}.methods: {m:?} is not an HTTP method"));
+                            None
+                        }
+                    },
+                )
+                .collect::<Vec<_>>()
+        });
+        let public = r.public.unwrap_or(false);
+        let groups = condition(r.groups, &format!("{key}.groups"), errors);
+        let roles = condition(r.roles, &format!("{key}.roles"), errors);
+        let email_domains = condition(r.email_domains, &format!("{key}.email_domains"), errors);
+        let scopes = condition(r.scopes, &format!("{key}.scopes"), errors);
+        let mut claims = Vec::new();
+        for (name, values) in r.claims.unwrap_or_default() {
+            let values = values.into_vec();
+            match ClaimPath::parse(&name) {
+                Ok(_) if values.is_empty() => errors.push(format!(
+                    "{key}.claims.{name}: an empty list never holds; remove the key instead"
+                )),
+                Ok(path) => claims.push((path, values)),
+                Err(why) => errors.push(format!("{key}.claims: {why}")),
+            }
+        }
+        let has_conditions = groups.is_some()
+            || roles.is_some()
+            || email_domains.is_some()
+            || scopes.is_some()
+            || !claims.is_empty();
+        if public && has_conditions {
+            errors.push(format!(
+                "{key}: a public rule takes no conditions (groups, roles, claims, email_domains, scopes)"
+            ));
+        }
+        if let Some(path) = path {
+            parsed.push(Rule {
+                index,
+                path,
+                methods,
+                public,
+                groups,
+                roles,
+                claims,
+                email_domains,
+                scopes,
+            });
+        }
+    }
+    Policy::new(parsed, default, role_sources)
 }
 
 #[cfg(test)]
@@ -1018,6 +1202,61 @@ mod tests {
                 .to_string()
                 .contains("oidc.region")
         );
+    }
+
+    #[test]
+    fn rules_are_read_and_checked() {
+        let ok = format!(
+            r#"{MINIMAL}
+            [policy]
+            default = "deny"
+            role_claims = [{{ claim = "custom:roles", split = "|" }}]
+            [[rules]]
+            path = "/health"
+            public = true
+            [[rules]]
+            path = "/admin"
+            methods = ["get", "POST"]
+            groups = ["admins"]
+            claims = {{ "custom:tier" = ["gold", "silver"], "address.country" = "NL" }}
+            "#
+        );
+        let s = from_toml_str(&ok).unwrap();
+        assert_eq!(s.policy.default, DefaultAction::Deny);
+        assert_eq!(s.policy.rules.len(), 2);
+        assert_eq!(s.policy.rules[1].methods.as_ref().unwrap().len(), 2);
+        assert_eq!(s.policy.rules[1].claims.len(), 2);
+
+        let bad = format!(
+            r#"{MINIMAL}
+            [policy]
+            default = "maybe"
+            [[rules]]
+            [[rules]]
+            path = "admin"
+            [[rules]]
+            path = "/x"
+            public = true
+            groups = ["g"]
+            [[rules]]
+            path = "/y"
+            roles = []
+            methods = ["NOT A METHOD"]
+            pubic = true
+            "#
+        );
+        let text = from_toml_str(&bad).unwrap_err().to_string();
+        for expected in [
+            "policy.default",
+            "rules[0].path: required",
+            "rules[1].path",
+            "rules[2]: a public rule takes no conditions",
+            "rules[3].roles: an empty list never holds",
+            "rules[3].methods",
+            "rules[3].pubic: unknown key",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
     }
 
     #[test]

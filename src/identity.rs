@@ -58,16 +58,51 @@ impl ClaimPath {
     }
 }
 
-/// One identity header: its name, the claims it may come from (the first present wins), and how
-/// values are split and joined.
+/// Where a list of values comes from: the first present of some claims, split on a delimiter
+/// when it is a delimited string. Identity headers and role lookups both read claims this way.
 #[derive(Debug, Clone)]
-pub struct HeaderMapping {
-    /// Header sent to the upstream.
-    pub name: HeaderName,
+pub struct ClaimSource {
     /// Claims to read, in order of preference.
     pub claims: Vec<ClaimPath>,
     /// Delimiter that splits a string claim into several values (`|` for `custom:roles`).
     pub split: Option<String>,
+}
+
+impl ClaimSource {
+    /// A source reading the first present of the top-level `claims`.
+    pub fn named(claims: &[&str], split: Option<&str>) -> Self {
+        Self {
+            claims: claims
+                .iter()
+                .map(|c| ClaimPath(vec![(*c).to_string()]))
+                .collect(),
+            split: split.map(str::to_string),
+        }
+    }
+
+    /// The claim value read, and the values it gives.
+    fn read<'a>(&self, claims: &'a Map<String, Value>) -> (Option<&'a Value>, Vec<String>) {
+        let mut out = Vec::new();
+        let value = self.claims.iter().find_map(|p| p.lookup(claims));
+        if let Some(value) = value {
+            collect(value, self.split.as_deref(), &mut out, 0);
+        }
+        (value, out)
+    }
+
+    /// The values `claims` give.
+    pub fn values(&self, claims: &Map<String, Value>) -> Vec<String> {
+        self.read(claims).1
+    }
+}
+
+/// One identity header: its name, where its values come from, and how they are joined.
+#[derive(Debug, Clone)]
+pub struct HeaderMapping {
+    /// Header sent to the upstream.
+    pub name: HeaderName,
+    /// Where the values come from.
+    pub source: ClaimSource,
     /// Delimiter placed between values.
     pub join: String,
 }
@@ -76,11 +111,7 @@ impl HeaderMapping {
     fn new(name: &'static str, claims: &[&str]) -> Self {
         Self {
             name: HeaderName::from_static(name),
-            claims: claims
-                .iter()
-                .map(|c| ClaimPath(vec![(*c).to_string()]))
-                .collect(),
-            split: None,
+            source: ClaimSource::named(claims, None),
             join: ",".to_string(),
         }
     }
@@ -89,15 +120,12 @@ impl HeaderMapping {
     /// (an array, or a string split on `split`), an element holding the join delimiter is left
     /// out: `"staff,admins"` must not reach the app as two groups.
     pub fn values(&self, claims: &Map<String, Value>) -> Vec<String> {
-        let mut out = Vec::new();
-        if let Some(value) = self.claims.iter().find_map(|p| p.lookup(claims)) {
-            collect(value, self.split.as_deref(), &mut out, 0);
-            if value.is_array() || self.split.is_some() {
-                let before = out.len();
-                out.retain(|v| !v.contains(self.join.as_str()));
-                if out.len() < before {
-                    tracing::warn!(header = %self.name, "claim values holding the join delimiter left out");
-                }
+        let (value, mut out) = self.source.read(claims);
+        if value.is_some_and(Value::is_array) || self.source.split.is_some() {
+            let before = out.len();
+            out.retain(|v| !v.contains(self.join.as_str()));
+            if out.len() < before {
+                tracing::warn!(header = %self.name, "claim values holding the join delimiter left out");
             }
         }
         out
@@ -233,8 +261,10 @@ mod tests {
     fn mapping(claim: &str, split: Option<&str>, join: &str) -> HeaderMapping {
         HeaderMapping {
             name: HeaderName::from_static("x-test"),
-            claims: vec![ClaimPath::parse(claim).unwrap()],
-            split: split.map(str::to_string),
+            source: ClaimSource {
+                claims: vec![ClaimPath::parse(claim).unwrap()],
+                split: split.map(str::to_string),
+            },
             join: join.to_string(),
         }
     }

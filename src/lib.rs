@@ -4,11 +4,13 @@
 //!
 //! The request's path through the crate: [`server`] routes it; [`session`] opens its cookie;
 //! [`oidc`] runs sign-in and validates tokens; [`identity`] turns claims into headers; [`proxy`]
-//! forwards it. [`config`] checks everything up front; [`redirect`] keeps redirects local.
+//! forwards it; [`policy`] decides who may reach what. [`config`] checks everything up front;
+//! [`redirect`] keeps redirects local.
 
 pub mod config;
 pub mod identity;
 pub mod oidc;
+pub mod policy;
 pub mod proxy;
 pub mod redirect;
 pub mod server;

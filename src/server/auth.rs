@@ -9,10 +9,15 @@ use http::header::{ACCEPT, SET_COOKIE};
 use url::Url;
 
 use super::authn::{Authn, authenticate};
-use super::{AppState, GatewayError, SIGNED_OUT_PATH, redirect};
+use super::{
+    AppState, GatewayError, SIGN_OUT_PATH, SIGNED_OUT_PATH, START_PATH, error, escape_html,
+    redirect,
+};
 use crate::oidc::{AuthorizeRequest, ExchangeError, Expect, now_secs, random_token};
+use crate::policy::CanonicalPath;
 use crate::redirect::safe_target;
 use crate::session::{PendingLogin, SaveError, Session};
+use http::StatusCode;
 
 /// Longest query value read from the callback; anything longer is treated as absent.
 const MAX_PARAM_LEN: usize = 4096;
@@ -36,15 +41,65 @@ pub(super) fn with_cookies(
     response
 }
 
+/// Whether the request comes from a browser page (it accepts HTML).
+fn accepts_html(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"))
+}
+
+/// A request refused by the rules: a page saying who the user is and how to sign in as someone
+/// else for browsers, JSON for API clients.
+pub(super) fn forbidden(
+    app: &AppState,
+    req: &Request<Body>,
+    session: Option<&Session>,
+    path: &CanonicalPath,
+) -> Response {
+    if !accepts_html(req.headers()) {
+        return GatewayError::Forbidden.into_response();
+    }
+    let who = session.map(|s| {
+        let identity = &app.0.settings.identity;
+        [
+            "x-forwarded-email",
+            "x-forwarded-preferred-username",
+            "x-forwarded-user",
+        ]
+        .iter()
+        .find_map(|h| {
+            identity
+                .mapping(h)
+                .and_then(|m| m.values(&s.claims).into_iter().next())
+        })
+        .unwrap_or_default()
+    });
+    let retry: String = url::form_urlencoded::byte_serialize(
+        format!(
+            "{START_PATH}?rd={}",
+            url::form_urlencoded::byte_serialize(path.as_str().as_bytes()).collect::<String>()
+        )
+        .as_bytes(),
+    )
+    .collect();
+    let body = match who {
+        Some(who) => format!(
+            "<p>You are signed in as <strong>{}</strong>, and this account may not open this page.</p>\
+             <p><a href=\"{SIGN_OUT_PATH}?rd={retry}\">Sign in as someone else</a> \
+             or <a href=\"{SIGN_OUT_PATH}\">sign out</a>.</p>",
+            escape_html(&who)
+        ),
+        None => "<p>This page is not available.</p>".to_string(),
+    };
+    error::html_page(StatusCode::FORBIDDEN, "Access denied", &body)
+}
+
 /// A request without a session: browsers are sent to sign in, everyone else gets 401.
 pub(super) fn unauthenticated(app: &AppState, req: &Request<Body>) -> Response {
-    let browser = matches!(*req.method(), Method::GET | Method::HEAD)
-        && req
-            .headers()
-            .get_all(ACCEPT)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| v.contains("text/html"));
+    let browser =
+        matches!(*req.method(), Method::GET | Method::HEAD) && accepts_html(req.headers());
     if !browser {
         return GatewayError::Unauthorized.into_response();
     }

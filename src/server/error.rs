@@ -29,6 +29,10 @@ pub enum GatewayError {
     SessionTooLarge,
     /// The session store (Redis) cannot be reached.
     StoreUnavailable,
+    /// The request path cannot be read one way only.
+    BadPath,
+    /// A signed-in user (or nobody, under default deny) refused by the rules; API clients.
+    Forbidden,
     /// The upstream refused the connection or broke it.
     UpstreamUnavailable,
     /// The upstream did not answer in time.
@@ -89,6 +93,20 @@ impl IntoResponse for GatewayError {
                 "Sessions cannot be read right now. Please try again shortly.",
                 false,
             ),
+            BadPath => page(
+                StatusCode::BAD_REQUEST,
+                "Bad request",
+                "The request path is not valid.",
+                false,
+            ),
+            Forbidden => no_store(
+                (
+                    StatusCode::FORBIDDEN,
+                    [(CONTENT_TYPE, "application/json")],
+                    r#"{"error":"forbidden","message":"access denied"}"#,
+                )
+                    .into_response(),
+            ),
             UpstreamUnavailable => page(
                 StatusCode::BAD_GATEWAY,
                 "Bad gateway",
@@ -112,12 +130,20 @@ fn page(status: StatusCode, title: &str, detail: &str, sign_in_link: bool) -> Re
     } else {
         String::new()
     };
-    let body = format!(
+    html_page(
+        status,
+        title,
+        &format!("<p>{}</p>{link}", escape_html(detail)),
+    )
+}
+
+/// An HTML page around `body`, which must already be escaped.
+pub(super) fn html_page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body><h1>{title}</h1><p>{}</p>{link}</body></html>\n",
-        escape_html(detail)
+         <body><h1>{title}</h1>{body}</body></html>\n"
     );
-    no_store((status, [(CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response())
+    no_store((status, [(CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
 }
 
 /// A 302 to `location`, never cached.

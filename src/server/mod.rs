@@ -1,6 +1,7 @@
 //! The HTTP server: the routes the gateway owns, the proxy fallback for everything else, and the
 //! state they share.
 
+mod access;
 mod auth;
 mod authn;
 mod backchannel;
@@ -13,9 +14,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{Request, StatusCode};
+use axum::http::{Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use http::uri::PathAndQuery;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -23,8 +25,10 @@ pub use error::{GatewayError, escape_html, redirect};
 
 use crate::config::Settings;
 use crate::oidc::Issuer;
+use crate::policy::CanonicalPath;
 use crate::proxy::{Forwarded, Upstream};
 use crate::session::{Refresher, Sessions};
+use access::Access;
 
 /// Starts a sign-in: `?rd=PATH` is where to go afterwards.
 pub const START_PATH: &str = "/oauth2/start";
@@ -126,16 +130,40 @@ async fn readyz(State(app): State<AppState>) -> Response {
     }
 }
 
-/// Everything the gateway does not own: signed-in requests go upstream with identity headers;
-/// others are sent to sign in (browsers) or refused (API clients).
+/// Everything the gateway does not own: allowed requests go upstream, on their canonical path,
+/// with identity headers; others are sent to sign in, refused, or told to retry.
 async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response {
-    let (session, cookies) = match authn::authenticate(&app, req.headers()).await {
-        authn::Authn::SignedIn { session, cookies } => (session, cookies),
-        authn::Authn::Anonymous { cookies } => {
+    let path = match CanonicalPath::parse(req.uri().path()) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::info!(error = %e, "request path refused");
+            return GatewayError::BadPath.into_response();
+        }
+    };
+    let (session, cookies) = match access::decide(&app, req.method(), &path, req.headers()).await {
+        Access::Allowed { session, cookies } => (session, cookies),
+        Access::SignIn { cookies } => {
             return auth::with_cookies(auth::unauthenticated(&app, &req), cookies);
         }
-        authn::Authn::StoreUnavailable => return GatewayError::StoreUnavailable.into_response(),
+        Access::Forbidden {
+            session, cookies, ..
+        } => {
+            let response = auth::forbidden(&app, &req, session.as_ref(), &path);
+            return auth::with_cookies(response, cookies);
+        }
+        Access::Unavailable => return GatewayError::StoreUnavailable.into_response(),
     };
+    // The upstream gets the path that was authorized, never another reading of it.
+    let target = match req.uri().query() {
+        Some(q) => format!("{}?{q}", path.as_str()),
+        None => path.as_str().to_string(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    parts.path_and_query = PathAndQuery::try_from(target).ok();
+    match Uri::from_parts(parts) {
+        Ok(uri) => *req.uri_mut() = uri,
+        Err(_) => return GatewayError::BadPath.into_response(),
+    }
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -150,7 +178,9 @@ async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response 
     let upgrade = crate::proxy::take_hop_by_hop(headers);
     identity.strip(headers);
     app.0.sessions.jar().strip(headers);
-    identity.apply(&session.claims, headers);
+    if let Some(session) = &session {
+        identity.apply(&session.claims, headers);
+    }
     let fwd = Forwarded {
         peer,
         proto: &server.public_scheme,

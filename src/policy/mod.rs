@@ -1,0 +1,414 @@
+//! Who may reach what: ordered route rules, first match wins, on the canonical request path.
+//!
+//! A rule is either public (no sign-in needed) or lists conditions that must all hold for the
+//! signed-in user: any of some groups, any of some roles, claim values, email domains, token
+//! scopes. Requests no rule matches follow `[policy] default`.
+
+mod path;
+
+use http::Method;
+use serde_json::{Map, Value};
+
+pub use path::{CanonicalPath, PathError, PathPattern};
+
+use crate::identity::{ClaimPath, ClaimSource};
+
+/// What unmatched requests get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultAction {
+    /// Any signed-in user.
+    Authenticated,
+    /// Nobody.
+    Deny,
+}
+
+/// One `[[rules]]` entry.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Position in the configuration, for logs and `check`.
+    pub index: usize,
+    /// Paths it applies to.
+    pub path: PathPattern,
+    /// Methods it applies to; `None` for all.
+    pub methods: Option<Vec<Method>>,
+    /// No sign-in needed.
+    pub public: bool,
+    /// Any of these groups (`cognito:groups`, else `groups`).
+    pub groups: Option<Vec<String>>,
+    /// Any of these roles (from `[policy] role_claims`).
+    pub roles: Option<Vec<String>>,
+    /// Each claim equal to, or containing, one of its values.
+    pub claims: Vec<(ClaimPath, Vec<String>)>,
+    /// The email's domain is one of these (and the email is not marked unverified).
+    pub email_domains: Option<Vec<String>>,
+    /// The bearer token's scopes hold any of these.
+    pub scopes: Option<Vec<String>>,
+}
+
+impl Rule {
+    fn applies(&self, method: &Method, path: &CanonicalPath) -> bool {
+        self.methods.as_ref().is_none_or(|m| m.contains(method)) && self.path.matches(path)
+    }
+
+    /// The first condition `who` fails, if any.
+    fn unmet(&self, policy: &Policy, who: &Principal<'_>) -> Option<&'static str> {
+        if !any_of(self.groups.as_deref(), || policy.groups.values(who.claims)) {
+            return Some("groups");
+        }
+        if !any_of(self.roles.as_deref(), || policy.roles(who.claims)) {
+            return Some("roles");
+        }
+        for (claim, wanted) in &self.claims {
+            let source = ClaimSource {
+                claims: vec![claim.clone()],
+                split: None,
+            };
+            if !any_of(Some(wanted), || source.values(who.claims)) {
+                return Some("claims");
+            }
+        }
+        if let Some(domains) = &self.email_domains {
+            if !email_domain_in(who.claims, domains) {
+                return Some("email_domains");
+            }
+        }
+        if !any_of(self.scopes.as_deref(), || {
+            who.scopes.map(<[String]>::to_vec).unwrap_or_default()
+        }) {
+            return Some("scopes");
+        }
+        None
+    }
+}
+
+/// Whether `wanted` is unset, or `have` (computed only when needed) holds one of its values.
+fn any_of(wanted: Option<&[String]>, have: impl FnOnce() -> Vec<String>) -> bool {
+    match wanted {
+        None => true,
+        Some(wanted) => {
+            let have = have();
+            wanted.iter().any(|w| have.contains(w))
+        }
+    }
+}
+
+/// Whether the verified email's domain is one of `domains` (compared without case).
+fn email_domain_in(claims: &Map<String, Value>, domains: &[String]) -> bool {
+    // Cognito sends a boolean in ID tokens and a string elsewhere; either way, "false" fails.
+    let unverified = matches!(claims.get("email_verified"), Some(Value::Bool(false)))
+        || claims.get("email_verified").and_then(Value::as_str) == Some("false");
+    let domain = claims
+        .get("email")
+        .and_then(Value::as_str)
+        .and_then(|e| e.rsplit_once('@'))
+        .map(|(_, d)| d);
+    !unverified && domain.is_some_and(|d| domains.iter().any(|x| x.eq_ignore_ascii_case(d)))
+}
+
+/// Who is asking: the claims of their session or bearer token, and a bearer token's scopes.
+#[derive(Debug, Clone, Copy)]
+pub struct Principal<'a> {
+    /// Verified claims.
+    pub claims: &'a Map<String, Value>,
+    /// Scopes of a bearer access token; `None` for sessions.
+    pub scopes: Option<&'a [String]>,
+}
+
+/// The decision for a request, before knowing who sent it.
+#[derive(Debug, Clone, Copy)]
+pub enum Route<'a> {
+    /// No sign-in needed.
+    Public(&'a Rule),
+    /// A signed-in user who meets the rule's conditions (or, with no rule, any signed-in user).
+    Protected(Option<&'a Rule>),
+    /// Nobody: unmatched under `default = "deny"`.
+    Denied,
+}
+
+/// Why a signed-in user was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Denial {
+    /// Index of the rule that refused, if a rule did.
+    pub rule: Option<usize>,
+    /// The condition that failed.
+    pub condition: &'static str,
+}
+
+/// The rules, in order.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Rules, first match wins.
+    pub rules: Vec<Rule>,
+    /// For requests no rule matches.
+    pub default: DefaultAction,
+    /// Where roles come from.
+    pub role_sources: Vec<ClaimSource>,
+    groups: ClaimSource,
+}
+
+impl Policy {
+    /// A policy of `rules`.
+    pub fn new(rules: Vec<Rule>, default: DefaultAction, role_sources: Vec<ClaimSource>) -> Self {
+        Self {
+            rules,
+            default,
+            role_sources,
+            groups: ClaimSource::named(&["cognito:groups", "groups"], None),
+        }
+    }
+
+    /// The default roles sources: `cognito:groups`, and `custom:roles` split on `|`.
+    pub fn default_role_sources() -> Vec<ClaimSource> {
+        vec![
+            ClaimSource::named(&["cognito:groups"], None),
+            ClaimSource::named(&["custom:roles"], Some("|")),
+        ]
+    }
+
+    /// The route a request takes.
+    pub fn route(&self, method: &Method, path: &CanonicalPath) -> Route<'_> {
+        match self.rules.iter().find(|r| r.applies(method, path)) {
+            Some(rule) if rule.public => Route::Public(rule),
+            Some(rule) => Route::Protected(Some(rule)),
+            None if self.default == DefaultAction::Deny => Route::Denied,
+            None => Route::Protected(None),
+        }
+    }
+
+    /// Whether `who` may take a protected route.
+    pub fn authorize(&self, rule: Option<&Rule>, who: &Principal<'_>) -> Result<(), Denial> {
+        match rule.and_then(|r| r.unmet(self, who).map(|c| (r, c))) {
+            Some((r, condition)) => Err(Denial {
+                rule: Some(r.index),
+                condition,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Every role of `claims`.
+    pub fn roles(&self, claims: &Map<String, Value>) -> Vec<String> {
+        self.role_sources
+            .iter()
+            .flat_map(|s| s.values(claims))
+            .collect()
+    }
+
+    /// Problems with the rules that configuration checks cannot see: rules that never match,
+    /// because an earlier rule takes every request they would, or because of their pattern.
+    pub fn lint(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (j, later) in self.rules.iter().enumerate() {
+            if later.path.as_str().contains(';') {
+                out.push(format!(
+                    "rules[{}]: path {:?} can never match: ';' parameters are not part of matching",
+                    later.index,
+                    later.path.as_str()
+                ));
+            }
+            let shadow = self.rules[..j].iter().find(|earlier| {
+                later.path.covered_by(&earlier.path)
+                    && match (&earlier.methods, &later.methods) {
+                        (None, _) => true,
+                        (Some(_), None) => false,
+                        (Some(e), Some(l)) => l.iter().all(|m| e.contains(m)),
+                    }
+            });
+            if let Some(earlier) = shadow {
+                out.push(format!(
+                    "rules[{}]: never matches: rules[{}] ({:?}) takes every request it would",
+                    later.index,
+                    earlier.index,
+                    earlier.path.as_str()
+                ));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rule(index: usize, path: &str) -> Rule {
+        Rule {
+            index,
+            path: PathPattern::parse(path).unwrap(),
+            methods: None,
+            public: false,
+            groups: None,
+            roles: None,
+            claims: Vec::new(),
+            email_domains: None,
+            scopes: None,
+        }
+    }
+
+    fn strings(v: &[&str]) -> Option<Vec<String>> {
+        Some(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    fn policy(rules: Vec<Rule>, default: DefaultAction) -> Policy {
+        Policy::new(rules, default, Policy::default_role_sources())
+    }
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    fn decide(p: &Policy, method: &str, path: &str, who: &Map<String, Value>) -> String {
+        let path = CanonicalPath::parse(path).unwrap();
+        match p.route(&method.parse().unwrap(), &path) {
+            Route::Public(r) => format!("public {}", r.index),
+            Route::Denied => "denied".into(),
+            Route::Protected(r) => match p.authorize(
+                r,
+                &Principal {
+                    claims: who,
+                    scopes: None,
+                },
+            ) {
+                Ok(()) => format!("allow {:?}", r.map(|r| r.index)),
+                Err(d) => format!("deny {:?} {}", d.rule, d.condition),
+            },
+        }
+    }
+
+    fn cognito_rules() -> Policy {
+        let mut health = rule(0, "/health");
+        health.public = true;
+        let mut admin = rule(1, "/admin");
+        admin.groups = strings(&["admins"]);
+        let mut reports = rule(2, "/reports");
+        reports.roles = strings(&["authp/admin", "authp/reports"]);
+        let mut gold = rule(3, "/gold");
+        gold.claims = vec![(
+            ClaimPath::parse("custom:tier").unwrap(),
+            vec!["gold".into()],
+        )];
+        let mut staff = rule(4, "/staff");
+        staff.email_domains = strings(&["example.com"]);
+        let mut writes = rule(5, "/api");
+        writes.methods = Some(vec![Method::POST, Method::DELETE]);
+        writes.groups = strings(&["writers"]);
+        policy(
+            vec![health, admin, reports, gold, staff, writes],
+            DefaultAction::Authenticated,
+        )
+    }
+
+    #[test]
+    fn rule_table() {
+        let p = cognito_rules();
+        let alice = claims(json!({
+            "sub": "a", "email": "alice@Example.com", "email_verified": true,
+            "cognito:groups": ["admins"], "custom:roles": "authp/user|authp/reports", "custom:tier": "gold",
+        }));
+        let bob = claims(json!({
+            "sub": "b", "email": "bob@example.com", "email_verified": "false",
+            "groups": ["writers"], "custom:tier": "silver",
+        }));
+        for (method, path, who, want) in [
+            ("GET", "/health", &alice, "public 0"),
+            ("GET", "/health/deep", &bob, "public 0"),
+            ("GET", "/admin", &alice, "allow Some(1)"),
+            ("GET", "/admin/users", &bob, "deny Some(1) groups"),
+            ("GET", "/%61dmin", &bob, "deny Some(1) groups"),
+            ("GET", "/x/../admin", &bob, "deny Some(1) groups"),
+            ("GET", "/admin;x=1", &bob, "deny Some(1) groups"),
+            ("GET", "/reports", &alice, "allow Some(2)"),
+            ("GET", "/reports", &bob, "deny Some(2) roles"),
+            ("GET", "/gold", &alice, "allow Some(3)"),
+            ("GET", "/gold", &bob, "deny Some(3) claims"),
+            ("GET", "/staff", &alice, "allow Some(4)"),
+            ("GET", "/staff", &bob, "deny Some(4) email_domains"),
+            ("GET", "/api/items", &alice, "allow None"),
+            ("POST", "/api/items", &alice, "deny Some(5) groups"),
+            ("POST", "/api/items", &bob, "allow Some(5)"),
+            ("GET", "/other", &bob, "allow None"),
+        ] {
+            assert_eq!(decide(&p, method, path, who), want, "{method} {path}");
+        }
+        // Under default deny, unmatched routes are refused.
+        let mut p = cognito_rules();
+        p.default = DefaultAction::Deny;
+        assert_eq!(decide(&p, "GET", "/other", &alice), "denied");
+        assert_eq!(decide(&p, "GET", "/admin", &alice), "allow Some(1)");
+    }
+
+    #[test]
+    fn roles_come_from_groups_and_custom_roles() {
+        let p = cognito_rules();
+        let c = claims(json!({"cognito:groups": ["g"], "custom:roles": "a|b"}));
+        assert_eq!(p.roles(&c), ["g", "a", "b"]);
+    }
+
+    #[test]
+    fn scopes_need_a_bearer_token() {
+        let mut r = rule(0, "/api");
+        r.scopes = strings(&["api/read"]);
+        let p = policy(vec![r], DefaultAction::Authenticated);
+        let c = claims(json!({"sub": "x"}));
+        let path = CanonicalPath::parse("/api").unwrap();
+        let Route::Protected(rule) = p.route(&Method::GET, &path) else {
+            panic!()
+        };
+        let scopes = vec!["api/read".to_string()];
+        assert!(
+            p.authorize(
+                rule,
+                &Principal {
+                    claims: &c,
+                    scopes: Some(&scopes)
+                }
+            )
+            .is_ok()
+        );
+        assert!(
+            p.authorize(
+                rule,
+                &Principal {
+                    claims: &c,
+                    scopes: Some(&[])
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            p.authorize(
+                rule,
+                &Principal {
+                    claims: &c,
+                    scopes: None
+                }
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn lint_finds_shadowed_rules() {
+        let mut get_only = rule(2, "/api/v1");
+        get_only.methods = Some(vec![Method::GET]);
+        let mut post_admin = rule(3, "/admin/x");
+        post_admin.methods = Some(vec![Method::POST]);
+        let mut admin_get = rule(0, "/admin");
+        admin_get.methods = Some(vec![Method::GET]);
+        let rules = vec![
+            admin_get,
+            rule(1, "/api"),
+            get_only,
+            post_admin,
+            rule(4, "/a;b"),
+        ];
+        let lint = policy(rules, DefaultAction::Authenticated).lint();
+        assert_eq!(lint.len(), 2, "{lint:#?}");
+        assert!(
+            lint[0].starts_with("rules[2]: never matches: rules[1]"),
+            "{lint:#?}"
+        );
+        assert!(lint[1].starts_with("rules[4]: path"), "{lint:#?}");
+    }
+}

@@ -1,0 +1,397 @@
+//! The one canonical form of a request path that rules are matched on, and that the upstream
+//! receives: percent-decoded, dot segments resolved, repeated slashes merged, re-encoded one way.
+//! What could be read two ways is refused instead of guessed at: encoded slashes and backslashes,
+//! double encoding, NUL, raw backslashes, and dot segments hidden behind `;` parameters.
+
+use std::fmt;
+
+/// Longest path accepted.
+pub const MAX_PATH_LEN: usize = 8192;
+/// Most segments a path may have.
+pub const MAX_SEGMENTS: usize = 256;
+
+/// Why a path was refused (the client gets 400).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathError {
+    /// Not an absolute path, too long, or too many segments.
+    Malformed,
+    /// A `%` not followed by two hex digits.
+    BadEncoding,
+    /// `%2F`, `%5C`, a raw `\`, NUL or another control character.
+    Ambiguous,
+    /// `%25`: an encoded percent, the start of double encoding.
+    DoubleEncoded,
+}
+
+impl fmt::Display for PathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Malformed => "malformed path",
+            Self::BadEncoding => "invalid percent-encoding in path",
+            Self::Ambiguous => "encoded slash, backslash or control character in path",
+            Self::DoubleEncoded => "double percent-encoding in path",
+        })
+    }
+}
+
+/// A canonical path: its decoded segments (for matching) and its re-encoded form (for the upstream).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalPath {
+    segments: Vec<Vec<u8>>,
+    encoded: String,
+}
+
+impl CanonicalPath {
+    /// Canonicalises the path part of a request target (no query).
+    pub fn parse(raw: &str) -> Result<Self, PathError> {
+        if !raw.starts_with('/') || raw.len() > MAX_PATH_LEN {
+            return Err(PathError::Malformed);
+        }
+        let trailing_slash = raw.len() > 1 && raw.ends_with('/');
+        let mut segments: Vec<Vec<u8>> = Vec::new();
+        for raw_segment in raw.split('/').filter(|s| !s.is_empty()) {
+            let segment = decode(raw_segment)?;
+            // The part before any `;` parameters is what servers that honour them see.
+            let name = segment.split(|&b| b == b';').next().unwrap_or(&[]);
+            match name {
+                b"." | b".." if name.len() != segment.len() => return Err(PathError::Ambiguous),
+                b"." => {}
+                b".." => {
+                    segments.pop();
+                }
+                _ => segments.push(segment),
+            }
+            if segments.len() > MAX_SEGMENTS {
+                return Err(PathError::Malformed);
+            }
+        }
+        let mut encoded = String::with_capacity(raw.len());
+        for segment in &segments {
+            encoded.push('/');
+            encode_into(segment, &mut encoded);
+        }
+        if encoded.is_empty() || trailing_slash {
+            encoded.push('/');
+        }
+        Ok(Self { segments, encoded })
+    }
+
+    /// The decoded segments, `;` parameters included.
+    pub fn segments(&self) -> &[Vec<u8>] {
+        &self.segments
+    }
+
+    /// The segments as rules see them: without `;` parameters, so `/admin;x` is `/admin`.
+    pub fn match_segments(&self) -> impl Iterator<Item = &[u8]> {
+        self.segments
+            .iter()
+            .map(|s| s.split(|&b| b == b';').next().unwrap_or(&[]))
+    }
+
+    /// The path to send upstream.
+    pub fn as_str(&self) -> &str {
+        &self.encoded
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn decode(segment: &str) -> Result<Vec<u8>, PathError> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = match bytes[i] {
+            b'%' => {
+                let (Some(h), Some(l)) = (
+                    bytes.get(i + 1).copied().and_then(hex),
+                    bytes.get(i + 2).copied().and_then(hex),
+                ) else {
+                    return Err(PathError::BadEncoding);
+                };
+                i += 2;
+                match h << 4 | l {
+                    b'%' => return Err(PathError::DoubleEncoded),
+                    b'/' | b'\\' => return Err(PathError::Ambiguous),
+                    b => b,
+                }
+            }
+            b => b,
+        };
+        if b == b'\\' || b.is_ascii_control() {
+            return Err(PathError::Ambiguous);
+        }
+        out.push(b);
+        i += 1;
+    }
+    Ok(out)
+}
+
+/// Percent-encodes everything but RFC 3986 `pchar`s (unreserved, sub-delims, `:` and `@`).
+fn encode_into(segment: &[u8], out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in segment {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        }
+    }
+}
+
+/// One segment of a rule's path pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(Vec<u8>),
+    /// `*`: exactly one segment.
+    One,
+    /// `**`: any number of segments, none included.
+    Any,
+}
+
+/// A rule's `path`: `/admin` matches `/admin` and everything below it; `*` matches one segment,
+/// `**` any number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathPattern {
+    parts: Vec<Part>,
+    text: String,
+}
+
+impl PathPattern {
+    /// Parses a pattern; literal segments are canonicalised like request paths.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if !text.starts_with('/') {
+            return Err(format!("{text:?} must start with '/'"));
+        }
+        let mut parts = Vec::new();
+        for segment in text.split('/').filter(|s| !s.is_empty()) {
+            parts.push(match segment {
+                "*" => Part::One,
+                "**" => Part::Any,
+                s if s.contains('*') => {
+                    return Err(format!("{text:?}: '*' and '**' must be whole segments"));
+                }
+                "." | ".." => return Err(format!("{text:?}: dot segments are not allowed")),
+                s => Part::Literal(decode(s).map_err(|e| format!("{text:?}: {e}"))?),
+            });
+        }
+        if parts.iter().filter(|p| **p == Part::Any).count() > 2 {
+            return Err(format!("{text:?}: at most two '**'"));
+        }
+        Ok(Self {
+            parts,
+            text: text.to_string(),
+        })
+    }
+
+    /// Whether the path, or a path it is below, matches the pattern.
+    pub fn matches(&self, path: &CanonicalPath) -> bool {
+        let segments: Vec<&[u8]> = path.match_segments().collect();
+        matches_prefix(&self.parts, &segments, |part, segment| match part {
+            Part::Literal(l) => l.as_slice() == *segment,
+            Part::One => true,
+            Part::Any => false,
+        })
+    }
+
+    /// Whether every path this pattern matches is matched by `earlier` too.
+    pub fn covered_by(&self, earlier: &PathPattern) -> bool {
+        // Read this pattern as a path whose wildcards are segments of their own: `earlier`
+        // covers it if it matches that path with its `*` taking only literals or `*`, and only
+        // its `**` taking a `**`.
+        matches_prefix(&earlier.parts, &self.parts, |part, segment| {
+            match (part, segment) {
+                (Part::Literal(a), Part::Literal(b)) => a == b,
+                (Part::One, Part::Literal(_) | Part::One) => true,
+                _ => false,
+            }
+        })
+    }
+
+    /// The pattern as configured.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Whether `parts`, followed by an implicit `**`, matches all of `items`. The classic wildcard
+/// algorithm: `**` backtracks to the latest star only, so this is O(parts x items).
+fn matches_prefix<T>(parts: &[Part], items: &[T], one: impl Fn(&Part, &T) -> bool) -> bool
+where
+    T: AnyMarker,
+{
+    let (mut p, mut i) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    loop {
+        if p == parts.len() {
+            // Everything below a matched prefix matches.
+            return true;
+        }
+        if parts[p] == Part::Any {
+            star = Some((p, i));
+            p += 1;
+            continue;
+        }
+        if i < items.len() && !items[i].is_any() && one(&parts[p], &items[i]) {
+            p += 1;
+            i += 1;
+            continue;
+        }
+        match star {
+            // Let the latest `**` take one more item and try again.
+            Some((sp, si)) if si < items.len() => {
+                star = Some((sp, si + 1));
+                p = sp + 1;
+                i = si + 1;
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Whether a matched item is itself a `**` (only pattern parts can be).
+trait AnyMarker {
+    fn is_any(&self) -> bool;
+}
+
+impl AnyMarker for &[u8] {
+    fn is_any(&self) -> bool {
+        false
+    }
+}
+
+impl AnyMarker for Part {
+    fn is_any(&self) -> bool {
+        *self == Part::Any
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(raw: &str) -> Result<String, PathError> {
+        CanonicalPath::parse(raw).map(|p| p.as_str().to_string())
+    }
+
+    #[test]
+    fn canonical_forms() {
+        for (raw, want) in [
+            ("/", "/"),
+            ("/a/b", "/a/b"),
+            ("/a/b/", "/a/b/"),
+            ("//a///b", "/a/b"),
+            ("/a/./b", "/a/b"),
+            ("/a/../b", "/b"),
+            ("/../../a", "/a"),
+            ("/a/%2e%2e/b", "/b"),
+            ("/a/%2E/b", "/a/b"),
+            ("/%61dmin", "/admin"),
+            ("/caf%c3%a9", "/caf%C3%A9"),
+            ("/a%20b", "/a%20b"),
+            ("/a b", "/a%20b"),
+            ("/admin;jsessionid=1", "/admin;jsessionid=1"),
+            ("/a/..", "/"),
+            ("/~user/x@y:z", "/~user/x@y:z"),
+        ] {
+            assert_eq!(canon(raw).as_deref(), Ok(want), "{raw}");
+        }
+    }
+
+    #[test]
+    fn ambiguous_paths_are_refused() {
+        for (raw, err) in [
+            ("admin", PathError::Malformed),
+            ("", PathError::Malformed),
+            ("/a%2fb", PathError::Ambiguous),
+            ("/a%2Fb", PathError::Ambiguous),
+            ("/a%5cb", PathError::Ambiguous),
+            ("/a\\b", PathError::Ambiguous),
+            ("/a%00b", PathError::Ambiguous),
+            ("/a%0ab", PathError::Ambiguous),
+            ("/a\u{1}b", PathError::Ambiguous),
+            ("/%252e%252e/admin", PathError::DoubleEncoded),
+            ("/%25", PathError::DoubleEncoded),
+            ("/a%2", PathError::BadEncoding),
+            ("/a%zz", PathError::BadEncoding),
+            ("/public/..;/admin", PathError::Ambiguous),
+            ("/public/.;x/admin", PathError::Ambiguous),
+            ("/public/%2e%2e;/admin", PathError::Ambiguous),
+        ] {
+            assert_eq!(canon(raw), Err(err), "{raw}");
+        }
+        let long = format!("/{}", "a/".repeat(MAX_SEGMENTS + 1));
+        assert_eq!(canon(&long), Err(PathError::Malformed));
+    }
+
+    fn matches(pattern: &str, path: &str) -> bool {
+        PathPattern::parse(pattern)
+            .unwrap()
+            .matches(&CanonicalPath::parse(path).unwrap())
+    }
+
+    #[test]
+    fn pattern_matching() {
+        for (pattern, path, want) in [
+            ("/admin", "/admin", true),
+            ("/admin", "/admin/", true),
+            ("/admin", "/admin/users/1", true),
+            ("/admin", "/administrator", false),
+            ("/admin", "/", false),
+            ("/admin", "/Admin", false),
+            ("/admin", "/admin;x=1", true),
+            ("/admin", "/%61dmin", true),
+            ("/admin", "/x/../admin", true),
+            ("/", "/anything/at/all", true),
+            ("/api/*/items", "/api/v1/items", true),
+            ("/api/*/items", "/api/v1/items/3", true),
+            ("/api/*/items", "/api/items", false),
+            ("/api/*/items", "/api/v1/v2/items", false),
+            ("/api/**/items", "/api/items", true),
+            ("/api/**/items", "/api/a/b/c/items/9", true),
+            ("/api/**/items", "/api/a/b/c", false),
+            ("/**/secret", "/a/b/secret", true),
+            ("/**/secret", "/secret", true),
+            ("/*", "/x", true),
+            ("/*", "/", false),
+        ] {
+            assert_eq!(matches(pattern, path), want, "{pattern} {path}");
+        }
+    }
+
+    #[test]
+    fn bad_patterns() {
+        for p in ["admin", "/a*", "/a/**x", "/a/../b", "/%2f", "/**/**/**/x"] {
+            assert!(PathPattern::parse(p).is_err(), "{p}");
+        }
+    }
+
+    #[test]
+    fn coverage() {
+        let covered = |later: &str, earlier: &str| {
+            PathPattern::parse(later)
+                .unwrap()
+                .covered_by(&PathPattern::parse(earlier).unwrap())
+        };
+        assert!(covered("/admin/users", "/admin"));
+        assert!(covered("/admin", "/admin"));
+        assert!(covered("/anything", "/"));
+        assert!(covered("/api/v1/items", "/api/*"));
+        assert!(covered("/api/*/items", "/api/*"));
+        assert!(covered("/api/**/x", "/api/**"));
+        assert!(covered("/api/**/x", "/api"));
+        assert!(!covered("/admin", "/admin/users"));
+        assert!(!covered("/api/*", "/api/v1"));
+        assert!(!covered("/api/**/x", "/api/*/x"));
+        assert!(!covered("/other", "/admin"));
+    }
+}
