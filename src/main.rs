@@ -78,6 +78,9 @@ async fn run(settings: Settings) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    for warning in settings.policy.lint() {
+        tracing::warn!("{warning}");
+    }
     tracing::info!(
         listen = %settings.server.listen,
         public_url = %settings.server.public_origin,
@@ -94,6 +97,9 @@ async fn run(settings: Settings) -> ExitCode {
 }
 
 async fn check(settings: Settings) -> ExitCode {
+    for warning in settings.policy.lint() {
+        println!("warning: {warning}");
+    }
     let issuer = match Issuer::new(settings.oidc.clone()) {
         Ok(i) => i,
         Err(e) => {

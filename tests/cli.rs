@@ -194,3 +194,46 @@ client_secret_file = "{}"
     .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+#[tokio::test]
+async fn check_reports_rules_that_never_match() {
+    let issuer = MockIssuer::start().await;
+    let dir = temp_dir("rules");
+    let path = dir.join("portcullis.toml");
+    let rules = r#"
+[[rules]]
+path = "/api"
+
+[[rules]]
+path = "/api/admin"
+groups = ["admins"]
+
+[[rules]]
+path = "/x;y"
+"#;
+    std::fs::write(
+        &path,
+        format!(
+            "{}{rules}",
+            config(
+                "https://app.example.com",
+                &issuer,
+                "http://127.0.0.1:9",
+                "",
+                ""
+            )
+        ),
+    )
+    .unwrap();
+    let out = portcullis(&["check", "--config", path.to_str().unwrap()], &[]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("warning: rules[1]: never matches: rules[0] (\"/api\")"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("warning: rules[2]: path \"/x;y\" can never match"),
+        "{stdout}"
+    );
+}
