@@ -99,6 +99,27 @@ pub struct Settings {
     pub identity: IdentityHeaders,
     /// `[policy]` and `[[rules]]`.
     pub policy: Policy,
+    /// `[bearer]`: `None` unless enabled.
+    pub bearer: Option<BearerSettings>,
+}
+
+/// `[bearer]`: API clients presenting `Authorization: Bearer <JWT>`.
+#[derive(Debug, Clone)]
+pub struct BearerSettings {
+    /// App clients whose tokens from the gateway's issuer are accepted (`client_id` of access
+    /// tokens, `aud` of ID tokens).
+    pub client_ids: Vec<String>,
+    /// Other issuers whose tokens are accepted, each for one audience.
+    pub trusted_issuers: Vec<TrustedIssuer>,
+}
+
+/// An issuer trusted for bearer tokens besides the gateway's own.
+#[derive(Debug, Clone)]
+pub struct TrustedIssuer {
+    /// Its issuer identifier (discovery is fetched from it).
+    pub issuer: String,
+    /// The `aud` (or `client_id`) its tokens must carry.
+    pub audience: String,
 }
 
 /// `[server]`: where the gateway listens and the origin users see.
@@ -290,6 +311,21 @@ struct RawHeader {
 }
 
 #[derive(Default, Deserialize)]
+struct RawBearer {
+    enabled: Option<bool>,
+    client_ids: Option<Vec<String>>,
+    trusted_issuers: Option<Vec<RawTrustedIssuer>>,
+}
+
+#[derive(Default, Deserialize)]
+struct RawTrustedIssuer {
+    #[serde(default, deserialize_with = "lenient_string")]
+    issuer: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    audience: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
 struct RawPolicy {
     #[serde(default, deserialize_with = "lenient_string")]
     default: Option<String>,
@@ -345,8 +381,8 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     }))
 }
 
-const SECTIONS: [&str; 7] = [
-    "server", "upstream", "oidc", "session", "headers", "policy", "rules",
+const SECTIONS: [&str; 8] = [
+    "server", "upstream", "oidc", "session", "headers", "policy", "rules", "bearer",
 ];
 
 /// Loads and validates the configuration from `path` and the process environment.
@@ -402,6 +438,7 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
     let headers: Vec<RawHeader> = section(figment, "headers", &mut errors);
     let policy: RawPolicy = section(figment, "policy", &mut errors);
     let rules: Vec<RawRule> = section(figment, "rules", &mut errors);
+    let bearer: RawBearer = section(figment, "bearer", &mut errors);
 
     let server = validate_server(server, &mut errors);
     let upstream = validate_upstream(upstream, &mut errors);
@@ -409,6 +446,7 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
     let session = validate_session(session, &mut errors);
     let identity = validate_headers(headers, &mut errors);
     let policy = validate_policy(policy, rules, &mut errors);
+    let bearer = validate_bearer(bearer, oidc.as_ref(), &mut errors);
 
     match (server, upstream, oidc, session) {
         (Some(server), Some(upstream), Some(oidc), Some(session)) if errors.is_empty() => {
@@ -419,6 +457,7 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
                 session,
                 identity,
                 policy,
+                bearer,
             })
         }
         _ => Err(ConfigErrors(errors)),
@@ -954,6 +993,68 @@ fn validate_headers(raw: Vec<RawHeader>, errors: &mut Vec<String>) -> IdentityHe
         }
     }
     IdentityHeaders::with_defaults(mappings)
+}
+
+fn validate_bearer(
+    raw: RawBearer,
+    oidc: Option<&OidcSettings>,
+    errors: &mut Vec<String>,
+) -> Option<BearerSettings> {
+    let enabled = raw.enabled.unwrap_or(false);
+    if !enabled {
+        if raw.client_ids.is_some() || raw.trusted_issuers.is_some() {
+            errors.push("bearer: set enabled = true to accept bearer tokens".into());
+        }
+        return None;
+    }
+    let client_ids = match raw.client_ids {
+        Some(ids) if ids.is_empty() => {
+            errors.push("bearer.client_ids: an empty list accepts nothing".into());
+            Vec::new()
+        }
+        Some(ids) => ids,
+        None => oidc.map(|o| vec![o.client_id.clone()]).unwrap_or_default(),
+    };
+    let mut trusted_issuers = Vec::new();
+    for (i, t) in raw
+        .trusted_issuers
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        let key = format!("bearer.trusted_issuers[{i}]");
+        let issuer = match t.issuer.as_deref().map(|i| (i, Url::parse(i))) {
+            Some((text, Ok(url))) if is_https_or_loopback(&url) => {
+                if oidc.is_some_and(|o| o.issuer == text) {
+                    errors.push(format!(
+                        "{key}.issuer: the gateway's own issuer; use bearer.client_ids instead"
+                    ));
+                }
+                Some(text.to_string())
+            }
+            Some(_) => {
+                errors.push(format!(
+                    "{key}.issuer: must be an https URL (http only on loopback)"
+                ));
+                None
+            }
+            None => {
+                errors.push(format!("{key}.issuer: required"));
+                None
+            }
+        };
+        let audience = t.audience.filter(|a| !a.is_empty());
+        if audience.is_none() {
+            errors.push(format!("{key}.audience: required"));
+        }
+        if let (Some(issuer), Some(audience)) = (issuer, audience) {
+            trusted_issuers.push(TrustedIssuer { issuer, audience });
+        }
+    }
+    Some(BearerSettings {
+        client_ids,
+        trusted_issuers,
+    })
 }
 
 impl OneOrMany {

@@ -186,9 +186,10 @@ impl IdentityHeaders {
         let mut mappings: Vec<HeaderMapping> = [
             HeaderMapping::new("x-forwarded-user", &["sub"]),
             HeaderMapping::new("x-forwarded-email", &["email"]),
+            // Cognito ID tokens say cognito:username, its access tokens username.
             HeaderMapping::new(
                 "x-forwarded-preferred-username",
-                &["cognito:username", "preferred_username"],
+                &["cognito:username", "preferred_username", "username"],
             ),
             HeaderMapping::new("x-forwarded-groups", &["cognito:groups", "groups"]),
         ]

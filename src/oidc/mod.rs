@@ -25,7 +25,8 @@ pub use fetch::FetchError;
 pub use flow::{AuthorizeRequest, ExchangeError, TokenResponse, pkce_challenge, random_token};
 pub use jwks::KeyStore;
 pub use token::{
-    Expect, LOGOUT_TOKEN_MAX_AGE, LogoutRequest, TokenError, constant_time_eq, now_secs,
+    Audience, BearerToken, Expect, LOGOUT_TOKEN_MAX_AGE, LogoutRequest, TokenError,
+    constant_time_eq, now_secs, unverified_claims,
 };
 
 /// First wait after a failed discovery; doubled after each failure up to [`MAX_DISCOVERY_BACKOFF`].

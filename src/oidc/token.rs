@@ -69,11 +69,14 @@ pub struct LogoutRequest {
 
 impl Issuer {
     /// The checks every issuer-signed token gets; returns its claims.
+    /// `audiences`: `aud` must contain one of them; `None` leaves `aud` to the caller (Cognito
+    /// access tokens have none).
     async fn verify_jwt(
         &self,
         provider: &Provider,
         token: &str,
         required: &[&str],
+        audiences: Option<&[&str]>,
     ) -> Result<Map<String, Value>, TokenError> {
         let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
         let alg = header.alg;
@@ -94,7 +97,10 @@ impl Issuer {
 
         let mut validation = Validation::new(alg);
         validation.set_issuer(&[&self.settings.issuer]);
-        validation.set_audience(&[&self.settings.client_id]);
+        match audiences {
+            Some(aud) => validation.set_audience(aud),
+            None => validation.validate_aud = false,
+        }
         validation.set_required_spec_claims(required);
         validation.leeway = self.settings.clock_leeway.as_secs();
         validation.validate_nbf = true;
@@ -119,7 +125,12 @@ impl Issuer {
         expect: Expect<'_>,
     ) -> Result<Map<String, Value>, TokenError> {
         let claims = self
-            .verify_jwt(provider, token, &["exp", "iat", "iss", "aud", "sub"])
+            .verify_jwt(
+                provider,
+                token,
+                &["exp", "iat", "iss", "aud", "sub"],
+                Some(&[&self.settings.client_id]),
+            )
             .await?;
         let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
         if sub.is_empty() {
@@ -161,7 +172,12 @@ impl Issuer {
         token: &str,
     ) -> Result<LogoutRequest, TokenError> {
         let claims = self
-            .verify_jwt(provider, token, &["iat", "iss", "aud"])
+            .verify_jwt(
+                provider,
+                token,
+                &["iat", "iss", "aud"],
+                Some(&[&self.settings.client_id]),
+            )
             .await?;
         let invalid = |why: &str| Err(TokenError::Invalid(why.to_string()));
         let text = |name: &str| {
@@ -198,6 +214,86 @@ impl Issuer {
         }
         Ok(LogoutRequest { sid, sub, jti })
     }
+}
+
+/// Which clients a bearer token may have been issued to.
+#[derive(Debug, Clone, Copy)]
+pub enum Audience<'a> {
+    /// The gateway's issuer: access tokens name one of these in `client_id`, ID tokens in `aud`.
+    ClientIds(&'a [String]),
+    /// Another trusted issuer: `aud` contains this, or `client_id` equals it.
+    Named(&'a str),
+}
+
+/// A verified bearer token.
+#[derive(Debug, Clone)]
+pub struct BearerToken {
+    /// Its claims.
+    pub claims: Map<String, Value>,
+    /// Its scopes (`scope`, space separated, or `scp`, a list).
+    pub scopes: Vec<String>,
+}
+
+impl Issuer {
+    /// Validates a bearer token (an access token or an ID token) with the same keys and
+    /// strictness as sign-in, for `audience`.
+    pub async fn validate_bearer(
+        &self,
+        provider: &Provider,
+        token: &str,
+        audience: Audience<'_>,
+    ) -> Result<BearerToken, TokenError> {
+        let claims = self
+            .verify_jwt(provider, token, &["exp", "iat", "iss", "sub"], None)
+            .await?;
+        let text = |name: &str| claims.get(name).and_then(Value::as_str);
+        let in_aud = |wanted: &str| match claims.get("aud") {
+            Some(Value::String(a)) => a == wanted,
+            Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(wanted)),
+            _ => false,
+        };
+        let allowed = match (audience, text("token_use")) {
+            (Audience::ClientIds(ids), Some("access")) => {
+                text("client_id").is_some_and(|c| ids.iter().any(|id| id == c))
+            }
+            (Audience::ClientIds(ids), Some("id") | None) => {
+                ids.iter().any(|id| in_aud(id))
+                    && text("azp").is_none_or(|azp| ids.iter().any(|id| id == azp))
+            }
+            (Audience::Named(aud), Some("access" | "id") | None) => {
+                in_aud(aud) || text("client_id") == Some(aud)
+            }
+            (_, Some(_)) => return Err(TokenError::Invalid("unknown token_use".into())),
+        };
+        if !allowed {
+            return Err(TokenError::Invalid("issued to another client".into()));
+        }
+        if claims.contains_key("nonce") && text("token_use") != Some("id") {
+            // Only ID tokens carry a nonce; anything else with one is not what it claims.
+            return Err(TokenError::Invalid("unexpected nonce".into()));
+        }
+        let scopes = match (claims.get("scope"), claims.get("scp")) {
+            (Some(Value::String(s)), _) => s.split_whitespace().map(str::to_string).collect(),
+            (_, Some(Value::Array(list))) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(BearerToken { claims, scopes })
+    }
+}
+
+/// The claims of a JWT, unverified: for tokens whose integrity is established otherwise (a
+/// sealed session) or to pick the issuer that will verify them.
+pub fn unverified_claims(token: &str) -> Result<Map<String, Value>, TokenError> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).ok_or(TokenError::Malformed)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
 }
 
 /// Compares secrets without leaking their common prefix length through timing.

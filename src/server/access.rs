@@ -2,27 +2,32 @@
 //! the person (or client) behind it may pass. Shared by the proxy and the forward-auth endpoint.
 
 use http::{HeaderMap, HeaderValue, Method};
+use serde_json::{Map, Value};
 
 use super::AppState;
 use super::authn::{Authn, authenticate};
+use super::bearer::BearerFailure;
 use crate::policy::{CanonicalPath, Denial, Principal, Route};
-use crate::session::Session;
 
 /// What may happen to a request.
 pub(super) enum Access {
-    /// Through, with the session's identity when there is one.
+    /// Through, with the identity (session or bearer claims) when there is one.
     Allowed {
-        session: Option<Session>,
+        claims: Option<Map<String, Value>>,
         cookies: Vec<HeaderValue>,
     },
     /// Nobody is signed in and the route needs someone.
     SignIn { cookies: Vec<HeaderValue> },
-    /// Refused by the rules (and logged with the rule that refused).
+    /// Refused by the rules (and logged with the rule that refused); `scope` when a bearer
+    /// token lacked a required scope.
     Forbidden {
-        session: Option<Session>,
+        claims: Option<Map<String, Value>>,
         cookies: Vec<HeaderValue>,
+        scope: bool,
     },
-    /// The session store cannot be reached.
+    /// A bearer token that was not accepted: always 401, never a redirect.
+    BadBearer,
+    /// The session store, or a bearer token's issuer, cannot be reached.
     Unavailable,
 }
 
@@ -36,42 +41,55 @@ pub(super) async fn decide(
     let policy = &app.0.settings.policy;
     let route = policy.route(method, path);
     let authn = authenticate(app, headers).await;
-    let (session, cookies) = match authn {
-        Authn::SignedIn { session, cookies } => (Some(session), cookies),
-        Authn::Anonymous { cookies } => (None, cookies),
-        // A public route does not need the store; the rest cannot be decided without it.
-        Authn::StoreUnavailable if matches!(route, Route::Public(_)) => (None, Vec::new()),
-        Authn::StoreUnavailable => return Access::Unavailable,
+    let public = matches!(route, Route::Public(_));
+    let (claims, scopes, cookies) = match authn {
+        Authn::SignedIn { session, cookies } => (Some(session.claims), None, cookies),
+        Authn::Bearer(token) => (Some(token.claims), Some(token.scopes), Vec::new()),
+        Authn::Anonymous { cookies } => (None, None, cookies),
+        // A public route needs neither the store nor a valid token; the rest cannot be decided.
+        Authn::StoreUnavailable | Authn::BadBearer(_) if public => (None, None, Vec::new()),
+        Authn::BadBearer(BearerFailure::Invalid) => return Access::BadBearer,
+        Authn::StoreUnavailable | Authn::BadBearer(BearerFailure::IssuerUnavailable) => {
+            return Access::Unavailable;
+        }
     };
-    let denial = match (route, &session) {
+    let denial = match (route, &claims) {
         (Route::Public(_), _) => None,
         (Route::Denied, _) => Some(Denial {
             rule: None,
             condition: "default deny",
         }),
         (Route::Protected(_), None) => return Access::SignIn { cookies },
-        (Route::Protected(rule), Some(s)) => policy
+        (Route::Protected(rule), Some(claims)) => policy
             .authorize(
                 rule,
                 &Principal {
-                    claims: &s.claims,
-                    scopes: None,
+                    claims,
+                    scopes: scopes.as_deref(),
                 },
             )
             .err(),
     };
     match denial {
-        None => Access::Allowed { session, cookies },
+        None => Access::Allowed { claims, cookies },
         Some(denial) => {
+            let sub = claims
+                .as_ref()
+                .and_then(|c| c.get("sub"))
+                .and_then(Value::as_str);
             tracing::warn!(
                 rule = ?denial.rule,
                 condition = denial.condition,
                 method = %method,
                 path = path.as_str(),
-                sub = session.as_ref().map(Session::subject).unwrap_or(""),
+                sub = sub.unwrap_or(""),
                 "access denied"
             );
-            Access::Forbidden { session, cookies }
+            Access::Forbidden {
+                claims,
+                cookies,
+                scope: scopes.is_some() && denial.condition == "scopes",
+            }
         }
     }
 }

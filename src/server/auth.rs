@@ -18,6 +18,7 @@ use crate::policy::CanonicalPath;
 use crate::redirect::safe_target;
 use crate::session::{PendingLogin, SaveError, Session};
 use http::StatusCode;
+use serde_json::{Map, Value};
 
 /// Longest query value read from the callback; anything longer is treated as absent.
 const MAX_PARAM_LEN: usize = 4096;
@@ -55,13 +56,13 @@ fn accepts_html(headers: &HeaderMap) -> bool {
 pub(super) fn forbidden(
     app: &AppState,
     req: &Request<Body>,
-    session: Option<&Session>,
+    claims: Option<&Map<String, Value>>,
     path: &CanonicalPath,
 ) -> Response {
     if !accepts_html(req.headers()) {
         return GatewayError::Forbidden.into_response();
     }
-    let who = session.map(|s| {
+    let who = claims.map(|claims| {
         let identity = &app.0.settings.identity;
         [
             "x-forwarded-email",
@@ -72,7 +73,7 @@ pub(super) fn forbidden(
         .find_map(|h| {
             identity
                 .mapping(h)
-                .and_then(|m| m.values(&s.claims).into_iter().next())
+                .and_then(|m| m.values(claims).into_iter().next())
         })
         .unwrap_or_default()
     });
@@ -331,20 +332,28 @@ pub(super) async fn signed_out(State(app): State<AppState>, headers: HeaderMap) 
     with_cookies(redirect(&safe_target(target.as_deref())), clear)
 }
 
-/// `GET /oauth2/userinfo`: who the session belongs to, as the upstream sees it.
+/// `GET /oauth2/userinfo`: who the session (or bearer token) belongs to, as the upstream sees it.
 pub(super) async fn userinfo(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let (session, cookies) = match authenticate(&app, &headers).await {
-        Authn::SignedIn { session, cookies } => (session, cookies),
+    let (claims, expires_at, cookies) = match authenticate(&app, &headers).await {
+        Authn::SignedIn { session, cookies } => {
+            let ends = session.ends_at(app.0.settings.session.idle_timeout);
+            (session.claims, ends, cookies)
+        }
+        Authn::Bearer(token) => {
+            let exp = token.claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+            (token.claims, exp, Vec::new())
+        }
         Authn::Anonymous { cookies } => {
             return with_cookies(GatewayError::Unauthorized.into_response(), cookies);
         }
+        Authn::BadBearer(_) => return GatewayError::InvalidToken.into_response(),
         Authn::StoreUnavailable => return GatewayError::StoreUnavailable.into_response(),
     };
     let identity = &app.0.settings.identity;
     let values = |header: &str| {
         identity
             .mapping(header)
-            .map(|m| m.values(&session.claims))
+            .map(|m| m.values(&claims))
             .unwrap_or_default()
     };
     let first = |header: &str| values(header).into_iter().next();
@@ -353,7 +362,7 @@ pub(super) async fn userinfo(State(app): State<AppState>, headers: HeaderMap) ->
         "email": first("x-forwarded-email"),
         "preferred_username": first("x-forwarded-preferred-username"),
         "groups": values("x-forwarded-groups"),
-        "expires_at": session.ends_at(app.0.settings.session.idle_timeout),
+        "expires_at": expires_at,
     }));
     with_cookies(body.into_response(), cookies)
 }

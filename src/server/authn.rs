@@ -1,12 +1,14 @@
-//! Who is asking: the request's session, with its tokens refreshed when they are due and its
-//! idle clock advanced, plus the `Set-Cookie` values that record either.
+//! Who is asking: an API client's bearer token, when bearer tokens are enabled and the request
+//! has one; else the request's session, with its tokens refreshed when they are due and its idle
+//! clock advanced, plus the `Set-Cookie` values that record either.
 
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue};
 
 use super::AppState;
-use crate::oidc::now_secs;
+use super::bearer::{BearerFailure, bearer_token};
+use crate::oidc::{BearerToken, now_secs};
 use crate::session::{RefreshFailure, Session};
 
 /// The idle clock in the cookie is advanced at most this often (or a tenth of the idle timeout,
@@ -20,6 +22,10 @@ pub(super) enum Authn {
         session: Session,
         cookies: Vec<HeaderValue>,
     },
+    /// A valid bearer token.
+    Bearer(BearerToken),
+    /// A bearer token that was not accepted.
+    BadBearer(BearerFailure),
     /// No session that may be served; `cookies` remove one that has ended for good.
     Anonymous { cookies: Vec<HeaderValue> },
     /// The request carries a session ticket, but the session store cannot be reached.
@@ -28,8 +34,14 @@ pub(super) enum Authn {
 
 /// Authenticates the request whose headers are `headers`.
 pub(super) async fn authenticate(app: &AppState, headers: &HeaderMap) -> Authn {
-    let now = now_secs();
     let inner = &app.0;
+    if let (Some(bearers), Some(token)) = (&inner.bearers, bearer_token(headers)) {
+        return match bearers.verify(&inner.issuer, token).await {
+            Ok(token) => Authn::Bearer(token),
+            Err(failure) => Authn::BadBearer(failure),
+        };
+    }
+    let now = now_secs();
     let mut session = match inner.sessions.load(headers, now).await {
         Ok(Some(session)) => session,
         Ok(None) => {

@@ -12,6 +12,10 @@ use super::START_PATH;
 pub enum GatewayError {
     /// No session on a request that needs one, from an API client.
     Unauthorized,
+    /// A bearer token that was not accepted (RFC 6750 `invalid_token`).
+    InvalidToken,
+    /// A valid bearer token without a scope the route requires (RFC 6750 `insufficient_scope`).
+    InsufficientScope,
     /// The sign-in could not be completed because of the request (bad state, missing code).
     BadSignIn(&'static str),
     /// The issuer said no (`error=` on the callback); the error code is shown, escaped.
@@ -56,6 +60,16 @@ impl IntoResponse for GatewayError {
                 );
                 no_store(r)
             }
+            InvalidToken => bearer_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the token is malformed, expired, or not for this service",
+            ),
+            InsufficientScope => bearer_error(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                "the token lacks a scope this route requires",
+            ),
             BadSignIn(why) => page(
                 StatusCode::BAD_REQUEST,
                 "Sign-in could not be completed",
@@ -121,6 +135,18 @@ impl IntoResponse for GatewayError {
             ),
         }
     }
+}
+
+/// An RFC 6750 error: JSON body and a `WWW-Authenticate` challenge naming it.
+fn bearer_error(status: StatusCode, error: &'static str, description: &'static str) -> Response {
+    let body = serde_json::json!({ "error": error, "error_description": description }).to_string();
+    let mut r = (status, [(CONTENT_TYPE, "application/json")], body).into_response();
+    let challenge =
+        format!(r#"Bearer realm="portcullis", error="{error}", error_description="{description}""#);
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        r.headers_mut().insert(WWW_AUTHENTICATE, v);
+    }
+    no_store(r)
 }
 
 /// A small HTML page; `detail` is escaped here.

@@ -5,6 +5,7 @@ mod access;
 mod auth;
 mod authn;
 mod backchannel;
+mod bearer;
 mod error;
 
 use std::future::Future;
@@ -56,6 +57,7 @@ struct Inner {
     issuer: Arc<Issuer>,
     sessions: Sessions,
     refresher: Refresher,
+    bearers: Option<bearer::Bearers>,
     upstream: Upstream,
 }
 
@@ -66,6 +68,12 @@ impl AppState {
         Ok(Self(Arc::new(Inner {
             sessions: Sessions::new(&settings)?,
             refresher: Refresher::default(),
+            bearers: settings
+                .bearer
+                .as_ref()
+                .map(|b| bearer::Bearers::new(b, &settings.oidc))
+                .transpose()
+                .map_err(|e| e.to_string())?,
             upstream: Upstream::new(&settings.upstream),
             issuer,
             settings,
@@ -107,6 +115,12 @@ pub async fn serve(
     let state = AppState::new(settings).map_err(std::io::Error::other)?;
     let discovery = state.issuer().spawn_discovery();
     let store = state.0.sessions.spawn_background();
+    let trusted = state
+        .0
+        .bearers
+        .as_ref()
+        .map(bearer::Bearers::spawn_discovery)
+        .unwrap_or_default();
     let result = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -114,7 +128,7 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     discovery.abort();
-    if let Some(task) = store {
+    for task in store.into_iter().chain(trusted) {
         task.abort();
     }
     result
@@ -140,17 +154,24 @@ async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response 
             return GatewayError::BadPath.into_response();
         }
     };
-    let (session, cookies) = match access::decide(&app, req.method(), &path, req.headers()).await {
-        Access::Allowed { session, cookies } => (session, cookies),
+    let (claims, cookies) = match access::decide(&app, req.method(), &path, req.headers()).await {
+        Access::Allowed { claims, cookies } => (claims, cookies),
         Access::SignIn { cookies } => {
             return auth::with_cookies(auth::unauthenticated(&app, &req), cookies);
         }
         Access::Forbidden {
-            session, cookies, ..
+            claims,
+            cookies,
+            scope,
         } => {
-            let response = auth::forbidden(&app, &req, session.as_ref(), &path);
+            let response = if scope {
+                GatewayError::InsufficientScope.into_response()
+            } else {
+                auth::forbidden(&app, &req, claims.as_ref(), &path)
+            };
             return auth::with_cookies(response, cookies);
         }
+        Access::BadBearer => return GatewayError::InvalidToken.into_response(),
         Access::Unavailable => return GatewayError::StoreUnavailable.into_response(),
     };
     // The upstream gets the path that was authorized, never another reading of it.
@@ -178,8 +199,8 @@ async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response 
     let upgrade = crate::proxy::take_hop_by_hop(headers);
     identity.strip(headers);
     app.0.sessions.jar().strip(headers);
-    if let Some(session) = &session {
-        identity.apply(&session.claims, headers);
+    if let Some(claims) = &claims {
+        identity.apply(claims, headers);
     }
     let fwd = Forwarded {
         peer,

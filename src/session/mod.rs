@@ -29,7 +29,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 use crate::config::{Settings, StoreSettings};
-use crate::oidc::{LOGOUT_TOKEN_MAX_AGE, LogoutRequest, TokenError};
+use crate::oidc::{LOGOUT_TOKEN_MAX_AGE, LogoutRequest, unverified_claims};
 
 /// Largest sealed value placed in one cookie; with the name and attributes this stays under the
 /// 4096 bytes every browser accepts.
@@ -145,19 +145,10 @@ impl Session {
     }
 }
 
-/// Claims of a JWT whose integrity is already established (it came out of a sealed cookie).
-fn jwt_claims(token: &str) -> Result<Map<String, Value>, TokenError> {
-    let payload = token.split('.').nth(1).ok_or(TokenError::Malformed)?;
-    let bytes = URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|_| TokenError::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
-}
-
 /// A session from its serialised form, claims decoded.
 fn decode(plain: &[u8]) -> Option<Session> {
     let mut session: Session = serde_json::from_slice(plain).ok()?;
-    session.claims = jwt_claims(&session.id_token).ok()?;
+    session.claims = unverified_claims(&session.id_token).ok()?;
     Some(session)
 }
 

@@ -1,0 +1,105 @@
+//! API clients: `Authorization: Bearer <JWT>` instead of a session. Tokens of the gateway's own
+//! issuer (Cognito access tokens for `[bearer] client_ids`, or ID tokens) and of other trusted
+//! issuers are validated with the same key caches and strictness as sign-in.
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+use http::header::AUTHORIZATION;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use crate::config::{BearerSettings, OidcSettings};
+use crate::oidc::{Audience, BearerToken, FetchError, Issuer, unverified_claims};
+
+/// Longest bearer token read; anything longer is not a token this gateway issued trust to.
+const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// Why a bearer token was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BearerFailure {
+    /// Malformed, forged, expired, from an unknown issuer, or for another client.
+    Invalid,
+    /// Its issuer has not been discovered yet.
+    IssuerUnavailable,
+}
+
+/// The issuers trusted for bearer tokens and the audiences they must name.
+pub(super) struct Bearers {
+    client_ids: Vec<String>,
+    trusted: Vec<(Arc<Issuer>, String)>,
+}
+
+impl Bearers {
+    /// The trusted issuers of `settings`, not discovered yet.
+    pub(super) fn new(settings: &BearerSettings, oidc: &OidcSettings) -> Result<Self, FetchError> {
+        let mut trusted = Vec::new();
+        for t in &settings.trusted_issuers {
+            let issuer = OidcSettings {
+                issuer: t.issuer.clone(),
+                client_id: t.audience.clone(),
+                client_secret: None,
+                cognito_domain: None,
+                authorize_params: Vec::new(),
+                ..oidc.clone()
+            };
+            trusted.push((Arc::new(Issuer::new(issuer)?), t.audience.clone()));
+        }
+        Ok(Self {
+            client_ids: settings.client_ids.clone(),
+            trusted,
+        })
+    }
+
+    /// Discovers the trusted issuers in the background.
+    pub(super) fn spawn_discovery(&self) -> Vec<JoinHandle<()>> {
+        self.trusted
+            .iter()
+            .map(|(i, _)| i.spawn_discovery())
+            .collect()
+    }
+
+    /// Validates `token` with the issuer it names.
+    pub(super) async fn verify(
+        &self,
+        own: &Issuer,
+        token: &str,
+    ) -> Result<BearerToken, BearerFailure> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(BearerFailure::Invalid);
+        }
+        // The claimed issuer only picks the keys; the signature then proves it.
+        let claims = unverified_claims(token).map_err(|_| BearerFailure::Invalid)?;
+        let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
+        let (issuer, audience) = if iss == own.settings().issuer {
+            (own, Audience::ClientIds(&self.client_ids))
+        } else {
+            match self
+                .trusted
+                .iter()
+                .find(|(i, _)| i.settings().issuer == iss)
+            {
+                Some((issuer, aud)) => (issuer.as_ref(), Audience::Named(aud)),
+                None => return Err(BearerFailure::Invalid),
+            }
+        };
+        let provider = issuer.provider().ok_or(BearerFailure::IssuerUnavailable)?;
+        issuer
+            .validate_bearer(&provider, token, audience)
+            .await
+            .map_err(|e| {
+                tracing::info!(error = %e, "bearer token rejected");
+                BearerFailure::Invalid
+            })
+    }
+}
+
+/// The token of an `Authorization: Bearer` header, if the request has one.
+pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
