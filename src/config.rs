@@ -24,6 +24,8 @@ use crate::policy::{DefaultAction, PathPattern, Policy, Rule};
 
 /// Default listen address: all interfaces, the port oauth2-proxy users already know.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:4180";
+/// Default trusted proxies: loopback only (a sidecar's neighbours).
+pub const DEFAULT_TRUSTED_PROXIES: [&str; 2] = ["127.0.0.0/8", "::1/128"];
 /// Default scopes requested at the authorization endpoint.
 pub const DEFAULT_SCOPES: [&str; 3] = ["openid", "email", "profile"];
 /// Default absolute session lifetime: a working day.
@@ -133,6 +135,16 @@ pub struct ServerSettings {
     pub public_host: String,
     /// `https` or `http`, sent as `X-Forwarded-Proto`.
     pub public_scheme: String,
+    /// Peers whose `X-Forwarded-Method` / `X-Forwarded-Uri` / `X-Original-*` headers are believed
+    /// at the forward-auth endpoint.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl ServerSettings {
+    /// Whether `peer` is a trusted proxy.
+    pub fn trusts(&self, peer: std::net::IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&peer))
+    }
 }
 
 impl ServerSettings {
@@ -238,6 +250,7 @@ struct RawServer {
     listen: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     public_url: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -617,6 +630,31 @@ fn validate_server(raw: RawServer, errors: &mut Vec<String>) -> Option<ServerSet
             }
         }
     });
+    let trusted_proxies = raw
+        .trusted_proxies
+        .unwrap_or_else(|| {
+            DEFAULT_TRUSTED_PROXIES
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        })
+        .iter()
+        .filter_map(|text| {
+            // A bare address is a network of one.
+            let parsed = text
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match parsed {
+                Ok(net) => Some(net),
+                Err(_) => {
+                    errors.push(format!(
+                        "server.trusted_proxies: {text:?} is not a CIDR like \"10.0.0.0/8\""
+                    ));
+                    None
+                }
+            }
+        })
+        .collect();
     let (listen, public) = (listen?, public?);
     let public_host = match (public.host_str(), public.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
@@ -628,6 +666,7 @@ fn validate_server(raw: RawServer, errors: &mut Vec<String>) -> Option<ServerSet
         public_origin: public.origin().ascii_serialization(),
         public_host,
         public_scheme: public.scheme().to_string(),
+        trusted_proxies,
     })
 }
 

@@ -105,11 +105,12 @@ pub(super) fn unauthenticated(app: &AppState, req: &Request<Body>) -> Response {
         return GatewayError::Unauthorized.into_response();
     }
     let target = safe_target(req.uri().path_and_query().map(|p| p.as_str()));
-    begin_login(app, req.headers(), target)
+    begin_login_at(app, req.headers(), target)
 }
 
-/// Redirects to the issuer with a fresh state, nonce and PKCE verifier, remembered in a cookie.
-fn begin_login(app: &AppState, headers: &HeaderMap, target: String) -> Response {
+/// Redirects to the issuer with a fresh state, nonce and PKCE verifier, remembered in a cookie;
+/// after sign-in the browser goes to `target`.
+pub(super) fn begin_login_at(app: &AppState, headers: &HeaderMap, target: String) -> Response {
     let Some(provider) = app.0.issuer.provider() else {
         return GatewayError::IssuerUnavailable.into_response();
     };
@@ -142,7 +143,7 @@ pub(super) async fn start(
     headers: HeaderMap,
 ) -> Response {
     let target = safe_target(query_param(query.as_deref(), "rd").as_deref());
-    begin_login(&app, &headers, target)
+    begin_login_at(&app, &headers, target)
 }
 
 /// `GET /oauth2/callback?code=..&state=..` (or `?error=..`)

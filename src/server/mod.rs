@@ -7,6 +7,7 @@ mod authn;
 mod backchannel;
 mod bearer;
 mod error;
+mod forward_auth;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,7 +18,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use http::uri::PathAndQuery;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -41,6 +42,8 @@ pub const SIGN_OUT_PATH: &str = "/oauth2/sign_out";
 pub const SIGNED_OUT_PATH: &str = "/oauth2/signed_out";
 /// OpenID Connect Back-Channel Logout endpoint (register it at the issuer).
 pub const BACKCHANNEL_LOGOUT_PATH: &str = "/oauth2/backchannel_logout";
+/// Forward-auth endpoint for nginx, Traefik and Envoy (`/oauth2/auth/<path>` too).
+pub const FORWARD_AUTH_PATH: &str = "/oauth2/auth";
 /// JSON identity of the session.
 pub const USERINFO_PATH: &str = "/oauth2/userinfo";
 /// Liveness.
@@ -97,6 +100,11 @@ pub fn app(state: AppState) -> Router {
         .route(
             BACKCHANNEL_LOGOUT_PATH,
             axum::routing::post(backchannel::backchannel_logout),
+        )
+        .route(FORWARD_AUTH_PATH, any(forward_auth::forward_auth))
+        .route(
+            &format!("{FORWARD_AUTH_PATH}/{{*path}}"),
+            any(forward_auth::forward_auth),
         )
         .route(HEALTHZ_PATH, get(|| async { "ok" }))
         .route(READYZ_PATH, get(readyz))

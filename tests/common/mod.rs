@@ -4,6 +4,7 @@
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
 pub mod issuer;
+pub mod nginx;
 pub mod redis;
 pub mod upstream;
 
@@ -124,10 +125,16 @@ impl Gateway {
         session_extra: &str,
     ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let toml = config(&url, issuer, upstream, oidc_extra, session_extra);
+        Self::serve(listener, &toml)
+    }
+
+    /// Serves a gateway with the configuration `toml` on `listener` (not waiting for readiness).
+    pub fn serve(listener: TcpListener, toml: &str) -> Self {
         let addr = listener.local_addr().unwrap();
         let url = format!("http://{addr}");
-        let toml = config(&url, issuer, upstream, oidc_extra, session_extra);
-        let settings = portcullis::config::from_toml_str(&toml).unwrap();
+        let settings = portcullis::config::from_toml_str(toml).unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             portcullis::serve(listener, settings, async {

@@ -1,0 +1,138 @@
+//! Forward-auth for an ingress already in place (nginx `auth_request`, Traefik `forwardAuth`,
+//! Envoy `ext_authz`): the proxy asks `/oauth2/auth` about each request and forwards it only on
+//! a 2xx, copying the identity headers it got back.
+//!
+//! The original method and URI come from `X-Forwarded-Method` / `X-Original-Method` and
+//! `X-Forwarded-Uri` / `X-Original-URI` / `X-Original-URL`, believed only from
+//! `[server] trusted_proxies`; or, for Envoy's `path_prefix`, from the request itself
+//! (`/oauth2/auth/<original path>`).
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderName, Method, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::access::{self, Access};
+use super::auth::{begin_login_at, with_cookies};
+use super::{AppState, FORWARD_AUTH_PATH, GatewayError};
+use crate::policy::CanonicalPath;
+use crate::redirect::safe_target;
+
+/// Response headers for the proxy, and the identity mapping each is read from.
+const AUTH_REQUEST_HEADERS: [(&str, &str); 4] = [
+    ("x-auth-request-user", "x-forwarded-user"),
+    ("x-auth-request-email", "x-forwarded-email"),
+    ("x-auth-request-groups", "x-forwarded-groups"),
+    (
+        "x-auth-request-preferred-username",
+        "x-forwarded-preferred-username",
+    ),
+];
+
+/// `/oauth2/auth` and `/oauth2/auth/<path>`, any method.
+pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let trusted = peer.is_some_and(|p| app.0.settings.server.trusts(p));
+    let (method, target) = original_request(&req, trusted);
+    let path_only = target.split('?').next().unwrap_or("/");
+    let path = match CanonicalPath::parse(path_only) {
+        Ok(p) => p,
+        Err(_) => return GatewayError::BadPath.into_response(),
+    };
+    let headers = req.headers();
+    match access::decide(&app, &method, &path, headers).await {
+        Access::Allowed { claims, cookies } => {
+            let mut response = StatusCode::ACCEPTED.into_response();
+            if let Some(claims) = &claims {
+                let identity = &app.0.settings.identity;
+                let out = response.headers_mut();
+                for (name, mapping) in AUTH_REQUEST_HEADERS {
+                    if let Some(v) = identity.mapping(mapping).and_then(|m| m.value(claims)) {
+                        out.insert(HeaderName::from_static(name), v);
+                    }
+                }
+                identity.apply(claims, out);
+            }
+            with_cookies(response, cookies)
+        }
+        Access::SignIn { cookies } => {
+            // `?redirect=true` (Traefik, which returns this answer to the browser as it is):
+            // browsers are sent to sign in and come back to the original URI.
+            let wants_redirect = req.uri().query().is_some_and(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .any(|(k, v)| k == "redirect" && v == "true")
+            });
+            let response = if wants_redirect && is_page_load(&method, headers) {
+                begin_login_at(&app, headers, safe_target(Some(&target)))
+            } else {
+                GatewayError::Unauthorized.into_response()
+            };
+            with_cookies(response, cookies)
+        }
+        Access::Forbidden { cookies, scope, .. } => {
+            let error = if scope {
+                GatewayError::InsufficientScope
+            } else {
+                GatewayError::Forbidden
+            };
+            with_cookies(error.into_response(), cookies)
+        }
+        Access::BadBearer => GatewayError::InvalidToken.into_response(),
+        Access::Unavailable => GatewayError::StoreUnavailable.into_response(),
+    }
+}
+
+fn is_page_load(method: &Method, headers: &HeaderMap) -> bool {
+    matches!(*method, Method::GET | Method::HEAD)
+        && headers
+            .get_all(http::header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.contains("text/html"))
+}
+
+/// The method and URI (path and query) the proxy is asking about.
+fn original_request(req: &Request<Body>, trusted: bool) -> (Method, String) {
+    let own_path = req.uri().path();
+    if let Some(rest) = own_path
+        .strip_prefix(FORWARD_AUTH_PATH)
+        .filter(|r| r.starts_with('/'))
+    {
+        let target = match req.uri().query() {
+            Some(q) => format!("{rest}?{q}"),
+            None => rest.to_string(),
+        };
+        return (req.method().clone(), target);
+    }
+    if !trusted {
+        return (req.method().clone(), own_path.to_string());
+    }
+    let header = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| req.headers().get(*n))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let method = header(&["x-forwarded-method", "x-original-method"])
+        .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
+        .unwrap_or_else(|| req.method().clone());
+    let target = header(&["x-forwarded-uri", "x-original-uri"])
+        .or_else(|| {
+            // A full URL: only its path and query matter.
+            header(&["x-original-url"]).and_then(|u| {
+                let url = url::Url::parse(&u).ok()?;
+                Some(match url.query() {
+                    Some(q) => format!("{}?{q}", url.path()),
+                    None => url.path().to_string(),
+                })
+            })
+        })
+        .unwrap_or_else(|| own_path.to_string());
+    (method, target)
+}
