@@ -1,6 +1,6 @@
 //! A real nginx (Debian package, installed by `.ci/run`) in front of the mock upstream, asking
-//! the gateway through `auth_request` and sending browsers to sign in on 401: the configuration
-//! documented in README.md.
+//! the gateway through `auth_request` and sending browsers to sign in on 401: the documented
+//! example `config/nginx.conf`.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -13,59 +13,23 @@ pub struct Nginx {
     child: Child,
 }
 
-/// The nginx site of the README's example, with the gateway and the app on loopback ports.
+/// The documented example, `config/nginx.conf`, pointed at this test's ports.
 pub fn site(port: u16, gateway: &str, app: &str) -> String {
-    format!(
-        r#"
-server {{
-    listen 127.0.0.1:{port};
-
-    # Session cookies take two or more 3.8 KB chunks: room for them in requests and in the
-    # gateway's answers (the defaults, 8 KB and 4 KB, are too small).
-    large_client_header_buffers 4 32k;
-    proxy_buffer_size 32k;
-    proxy_buffers 8 32k;
-
-    # The gateway's own routes: sign-in, callback, sign-out.
-    location /oauth2/ {{
-        proxy_pass {gateway};
-        proxy_set_header Host $host;
-        proxy_set_header X-Forwarded-Proto $scheme;
-    }}
-
-    # The subrequest asking the gateway about each request.
-    location = /oauth2/auth {{
-        internal;
-        proxy_pass {gateway};
-        proxy_pass_request_body off;
-        proxy_set_header Content-Length "";
-        proxy_set_header Host $host;
-        proxy_set_header X-Original-URI $request_uri;
-        proxy_set_header X-Original-Method $request_method;
-    }}
-
-    location / {{
-        auth_request /oauth2/auth;
-        error_page 401 = @sign_in;
-
-        auth_request_set $user $upstream_http_x_auth_request_user;
-        auth_request_set $email $upstream_http_x_auth_request_email;
-        auth_request_set $groups $upstream_http_x_auth_request_groups;
-        auth_request_set $auth_cookie $upstream_http_set_cookie;
-        add_header Set-Cookie $auth_cookie;
-
-        proxy_set_header X-User $user;
-        proxy_set_header X-Email $email;
-        proxy_set_header X-Groups $groups;
-        proxy_pass {app};
-    }}
-
-    location @sign_in {{
-        return 302 /oauth2/start?rd=$request_uri;
-    }}
-}}
-"#
-    )
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/nginx.conf");
+    let text = std::fs::read_to_string(path).unwrap();
+    for needle in [
+        "listen 80;",
+        "http://127.0.0.1:4180",
+        "http://127.0.0.1:8080",
+    ] {
+        assert!(
+            text.contains(needle),
+            "config/nginx.conf no longer has {needle:?}"
+        );
+    }
+    text.replace("listen 80;", &format!("listen 127.0.0.1:{port};"))
+        .replace("http://127.0.0.1:4180", gateway)
+        .replace("http://127.0.0.1:8080", app)
 }
 
 impl Nginx {
@@ -96,7 +60,12 @@ http {{
         );
         let path = dir.join("nginx.conf");
         std::fs::write(&path, conf).unwrap();
-        let child = Command::new("nginx")
+        // Debian installs it in /usr/sbin, which is not on every PATH.
+        let binary = ["/usr/sbin/nginx", "nginx"]
+            .into_iter()
+            .find(|b| !b.starts_with('/') || std::path::Path::new(b).exists())
+            .unwrap_or("nginx");
+        let child = Command::new(binary)
             .arg("-e")
             .arg(dir.join("error.log"))
             .arg("-p")
