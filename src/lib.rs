@@ -5,9 +5,11 @@
 //! The request's path through the crate: [`server`] routes it; [`session`] opens its cookie;
 //! [`oidc`] runs sign-in and validates tokens; [`identity`] turns claims into headers; [`proxy`]
 //! forwards it; [`policy`] decides who may reach what. [`config`] checks everything up front;
-//! [`redirect`] keeps redirects local.
+//! [`redirect`] keeps redirects local. [`dev`] and [`demo`] run everything locally, without AWS.
 
 pub mod config;
+pub mod demo;
+pub mod dev;
 pub mod identity;
 pub mod oidc;
 pub mod policy;

@@ -1,8 +1,11 @@
 //! The `portcullis` command: `portcullis --config FILE` (or `portcullis run --config FILE`) runs
-//! the gateway; `portcullis check --config FILE` validates a configuration against its issuer.
+//! the gateway; `portcullis check --config FILE` validates a configuration against its issuer;
+//! `portcullis demo` and `portcullis dev-issuer` run everything locally, without AWS.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use portcullis::config::{self, Settings};
@@ -32,6 +35,30 @@ enum Command {
     Run,
     /// Validate the configuration, fetch the issuer's discovery document and JWKS, and exit.
     Check,
+    /// Run a demo on loopback: a Cognito-like development issuer, a small app, and the gateway.
+    Demo {
+        /// Where the gateway listens (loopback only).
+        #[arg(long, default_value = "127.0.0.1:4180")]
+        listen: SocketAddr,
+    },
+    /// Run the Cognito-like development issuer on its own (NOT FOR PRODUCTION).
+    DevIssuer {
+        /// TOML file of `[[users]]` (username, password, email, groups, attributes).
+        #[arg(long)]
+        users: PathBuf,
+        /// Where to listen (loopback only).
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        listen: SocketAddr,
+        /// The app client's id.
+        #[arg(long, default_value = "portcullis-dev")]
+        client_id: String,
+        /// The app client's secret; without one the client is public (PKCE only).
+        #[arg(long, env = "PORTCULLIS_DEV_CLIENT_SECRET")]
+        client_secret: Option<String>,
+        /// Lifetime of ID and access tokens.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        token_ttl: Duration,
+    },
 }
 
 fn main() -> ExitCode {
@@ -43,6 +70,36 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Run);
+    match command {
+        Command::Demo { listen } => return runtime.block_on(demo(listen)),
+        Command::DevIssuer {
+            users,
+            listen,
+            client_id,
+            client_secret,
+            token_ttl,
+        } => {
+            return runtime.block_on(dev_issuer(
+                users,
+                listen,
+                client_id,
+                client_secret,
+                token_ttl,
+            ));
+        }
+        Command::Run | Command::Check => {}
+    }
     let Some(path) = cli.config else {
         eprintln!("error: --config FILE is required");
         return ExitCode::from(EXIT_CONFIG);
@@ -54,19 +111,86 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
+    match command {
+        Command::Check => runtime.block_on(check(settings)),
+        _ => runtime.block_on(run(settings)),
+    }
+}
+
+async fn demo(listen: SocketAddr) -> ExitCode {
+    let announce = |text: String| println!("{text}");
+    match portcullis::demo::run(listen, announce, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+async fn dev_issuer(
+    users: PathBuf,
+    listen: SocketAddr,
+    client_id: String,
+    client_secret: Option<String>,
+    token_ttl: Duration,
+) -> ExitCode {
+    use portcullis::dev;
+    if !portcullis::demo::is_loopback(&listen) {
+        eprintln!(
+            "error: the development issuer listens on loopback only; it is not for production"
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let users = match dev::load_users(&users) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {listen}: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match cli.command.unwrap_or(Command::Run) {
-        Command::Run => runtime.block_on(run(settings)),
-        Command::Check => runtime.block_on(check(settings)),
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    println!("portcullis development issuer: NOT FOR PRODUCTION");
+    println!("  issuer:    http://{addr}/{}", dev::DEV_POOL_ID);
+    println!(
+        "  client_id: {client_id} ({})",
+        if client_secret.is_some() {
+            "confidential"
+        } else {
+            "public"
+        }
+    );
+    println!(
+        "  users:     {}",
+        users
+            .iter()
+            .map(|u| u.username.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let config = dev::DevIssuerConfig {
+        client_id,
+        client_secret,
+        users,
+        token_ttl,
+        hint: None,
+    };
+    match dev::serve_issuer(listener, config, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -27,8 +27,10 @@ pub(super) enum Access {
     },
     /// A bearer token that was not accepted: always 401, never a redirect.
     BadBearer,
-    /// The session store, or a bearer token's issuer, cannot be reached.
+    /// The session store cannot be reached.
     Unavailable,
+    /// A bearer token's issuer has not been discovered yet.
+    IssuerUnavailable,
 }
 
 /// Decides on `method` `path` for the request whose headers are `headers`.
@@ -49,9 +51,8 @@ pub(super) async fn decide(
         // A public route needs neither the store nor a valid token; the rest cannot be decided.
         Authn::StoreUnavailable | Authn::BadBearer(_) if public => (None, None, Vec::new()),
         Authn::BadBearer(BearerFailure::Invalid) => return Access::BadBearer,
-        Authn::StoreUnavailable | Authn::BadBearer(BearerFailure::IssuerUnavailable) => {
-            return Access::Unavailable;
-        }
+        Authn::StoreUnavailable => return Access::Unavailable,
+        Authn::BadBearer(BearerFailure::IssuerUnavailable) => return Access::IssuerUnavailable,
     };
     let denial = match (route, &claims) {
         (Route::Public(_), _) => None,

@@ -4,8 +4,11 @@
 //!
 //! The original method and URI come from `X-Forwarded-Method` / `X-Original-Method` and
 //! `X-Forwarded-Uri` / `X-Original-URI` / `X-Original-URL`, believed only from
-//! `[server] trusted_proxies`; or, for Envoy's `path_prefix`, from the request itself
-//! (`/oauth2/auth/<original path>`).
+//! `[server] trusted_proxies` (which must overwrite every one of them); or, for Envoy's
+//! `path_prefix`, from the request itself (`/oauth2/auth/<original path>`).
+//!
+//! Allowed requests get 202, except in the path-prefix form, which gets 200: Envoy's HTTP
+//! authorization service lets a request through on exactly 200.
 
 use std::net::SocketAddr;
 
@@ -38,7 +41,7 @@ pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     let trusted = peer.is_some_and(|p| app.0.settings.server.trusts(p));
-    let (method, target) = original_request(&req, trusted);
+    let (method, target, prefixed) = original_request(&req, trusted);
     let path_only = target.split('?').next().unwrap_or("/");
     let path = match CanonicalPath::parse(path_only) {
         Ok(p) => p,
@@ -47,7 +50,12 @@ pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>
     let headers = req.headers();
     match access::decide(&app, &method, &path, headers).await {
         Access::Allowed { claims, cookies } => {
-            let mut response = StatusCode::ACCEPTED.into_response();
+            let status = if prefixed {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            };
+            let mut response = status.into_response();
             if let Some(claims) = &claims {
                 let identity = &app.0.settings.identity;
                 let out = response.headers_mut();
@@ -84,6 +92,7 @@ pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>
         }
         Access::BadBearer => GatewayError::InvalidToken.into_response(),
         Access::Unavailable => GatewayError::StoreUnavailable.into_response(),
+        Access::IssuerUnavailable => GatewayError::IssuerUnavailable.into_response(),
     }
 }
 
@@ -96,8 +105,9 @@ fn is_page_load(method: &Method, headers: &HeaderMap) -> bool {
             .any(|v| v.contains("text/html"))
 }
 
-/// The method and URI (path and query) the proxy is asking about.
-fn original_request(req: &Request<Body>, trusted: bool) -> (Method, String) {
+/// The method and URI (path and query) the proxy is asking about, and whether they came in the
+/// path-prefix form.
+fn original_request(req: &Request<Body>, trusted: bool) -> (Method, String, bool) {
     let own_path = req.uri().path();
     if let Some(rest) = own_path
         .strip_prefix(FORWARD_AUTH_PATH)
@@ -107,10 +117,10 @@ fn original_request(req: &Request<Body>, trusted: bool) -> (Method, String) {
             Some(q) => format!("{rest}?{q}"),
             None => rest.to_string(),
         };
-        return (req.method().clone(), target);
+        return (req.method().clone(), target, true);
     }
     if !trusted {
-        return (req.method().clone(), own_path.to_string());
+        return (req.method().clone(), own_path.to_string(), false);
     }
     let header = |names: &[&str]| {
         names
@@ -134,5 +144,5 @@ fn original_request(req: &Request<Body>, trusted: bool) -> (Method, String) {
             })
         })
         .unwrap_or_else(|| own_path.to_string());
-    (method, target)
+    (method, target, false)
 }

@@ -181,6 +181,7 @@ async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response 
         }
         Access::BadBearer => return GatewayError::InvalidToken.into_response(),
         Access::Unavailable => return GatewayError::StoreUnavailable.into_response(),
+        Access::IssuerUnavailable => return GatewayError::IssuerUnavailable.into_response(),
     };
     // The upstream gets the path that was authorized, never another reading of it.
     let target = match req.uri().query() {
