@@ -188,25 +188,25 @@ fn loopback_url(uri: &str) -> Option<url::Url> {
         .map(|_| url)
 }
 
-/// Checks an authorization request; returns an error page when it is not acceptable.
-fn check_authorize(i: &DevIssuer, params: &[(String, String)]) -> Result<(), Response> {
+/// Checks an authorization request; says what is wrong when it is not acceptable.
+fn check_authorize(i: &DevIssuer, params: &[(String, String)]) -> Result<(), &'static str> {
     if param(params, "client_id") != Some(i.config.client_id.as_str()) {
-        return Err(bad_request("unknown client_id"));
+        return Err("unknown client_id");
     }
     if param(params, "response_type") != Some("code") {
-        return Err(bad_request("response_type must be code"));
+        return Err("response_type must be code");
     }
     if param(params, "redirect_uri")
         .and_then(loopback_url)
         .is_none()
     {
-        return Err(bad_request("redirect_uri must be a loopback URL"));
+        return Err("redirect_uri must be a loopback URL");
     }
     // Like Cognito: S256 or nothing; "plain" is refused.
     if param(params, "code_challenge").is_some()
         && param(params, "code_challenge_method") != Some("S256")
     {
-        return Err(bad_request("code_challenge_method must be S256"));
+        return Err("code_challenge_method must be S256");
     }
     Ok(())
 }
@@ -258,8 +258,8 @@ async fn authorize(
     headers: HeaderMap,
 ) -> Response {
     let params = pairs(query.unwrap_or_default().as_bytes());
-    if let Err(r) = check_authorize(&i, &params) {
-        return r;
+    if let Err(why) = check_authorize(&i, &params) {
+        return bad_request(why);
     }
     if let Some(username) = signed_in_user(&i, &headers) {
         return grant(&i, &params, &username);
@@ -272,8 +272,8 @@ async fn login(State(i): State<Shared>, body: Bytes) -> Response {
     let username = param(&params, "username").unwrap_or_default().to_string();
     let password = param(&params, "password").unwrap_or_default().to_string();
     params.retain(|(k, _)| k != "username" && k != "password");
-    if let Err(r) = check_authorize(&i, &params) {
-        return r;
+    if let Err(why) = check_authorize(&i, &params) {
+        return bad_request(why);
     }
     let ok = i
         .user(&username)
