@@ -9,6 +9,7 @@ mod common;
 use std::net::SocketAddr;
 
 use common::Browser;
+use common::webdriver::Chromium;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -208,4 +209,30 @@ async fn the_development_issuer_answers_like_cognito() {
             .unwrap();
         assert_eq!(r.status(), 400, "{query}");
     }
+}
+
+#[tokio::test]
+async fn a_real_browser_signs_in_sees_its_identity_and_signs_out() {
+    let demo = start_demo().await;
+    let browser = Chromium::start().await;
+    // Open the app: sent to the issuer's sign-in page.
+    browser.goto(&format!("{}/", demo.url)).await;
+    browser.type_into("#username", "alice").await;
+    browser.type_into("#password", "alice-demo").await;
+    browser.click("#sign-in").await;
+    // The app's page, with the identity the gateway passed.
+    assert_eq!(
+        browser.text("#x-forwarded-email").await,
+        "alice@example.com"
+    );
+    assert_eq!(browser.text("#x-forwarded-groups").await, "admins,staff");
+    assert_eq!(
+        browser.text("#x-forwarded-roles").await,
+        "authp/admin,authp/user"
+    );
+    assert!(browser.current_url().await.starts_with(&demo.url));
+    // Sign out: back at the sign-in form, asked to sign in again.
+    browser.click("#sign-out").await;
+    browser.find("#username").await;
+    assert!(browser.current_url().await.contains("/oauth2/authorize"));
 }

@@ -38,7 +38,7 @@ use crate::session::request_cookies;
 /// The pool id in the issuer's path (shaped like Cognito's).
 pub const DEV_POOL_ID: &str = "dv-local-1_Portcullis";
 /// Name of the issuer's own sign-in session cookie (its "hosted UI" session).
-const SESSION_COOKIE: &str = "portcullis_dev_issuer";
+const SESSION_COOKIE: &str = "dev_issuer_session";
 /// How long codes are valid, as at Cognito.
 const CODE_TTL: Duration = Duration::from_secs(300);
 

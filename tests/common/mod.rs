@@ -7,6 +7,7 @@ pub mod issuer;
 pub mod nginx;
 pub mod redis;
 pub mod upstream;
+pub mod webdriver;
 
 use std::future::Future;
 use std::net::SocketAddr;
