@@ -24,6 +24,8 @@ use crate::policy::{DefaultAction, PathPattern, Policy, Rule};
 
 /// Default listen address: all interfaces, the port oauth2-proxy users already know.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:4180";
+/// Default bound on finishing requests in flight at shutdown.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(25);
 /// Default trusted proxies: loopback only (a sidecar's neighbours).
 pub const DEFAULT_TRUSTED_PROXIES: [&str; 2] = ["127.0.0.0/8", "::1/128"];
 /// Default scopes requested at the authorization endpoint.
@@ -103,6 +105,21 @@ pub struct Settings {
     pub policy: Policy,
     /// `[bearer]`: `None` unless enabled.
     pub bearer: Option<BearerSettings>,
+    /// `[log]`
+    pub log: LogSettings,
+    /// `[metrics]`: where Prometheus metrics are served, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// `[log]`: how the gateway logs.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// One JSON object per line instead of text.
+    pub json: bool,
+    /// Default filter (`RUST_LOG` overrides it), e.g. `info` or `portcullis=debug`.
+    pub level: String,
+    /// One access-log line per request.
+    pub access: bool,
 }
 
 /// `[bearer]`: API clients presenting `Authorization: Bearer <JWT>`.
@@ -138,6 +155,8 @@ pub struct ServerSettings {
     /// Peers whose `X-Forwarded-Method` / `X-Forwarded-Uri` / `X-Original-*` headers are believed
     /// at the forward-auth endpoint.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// On SIGTERM, how long requests in flight may take before their connections are dropped.
+    pub shutdown_timeout: Duration,
 }
 
 impl ServerSettings {
@@ -251,6 +270,8 @@ struct RawServer {
     #[serde(default, deserialize_with = "lenient_string")]
     public_url: Option<String>,
     trusted_proxies: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    shutdown_timeout: Option<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -324,6 +345,21 @@ struct RawHeader {
 }
 
 #[derive(Default, Deserialize)]
+struct RawLog {
+    #[serde(default, deserialize_with = "lenient_string")]
+    format: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    level: Option<String>,
+    access: Option<bool>,
+}
+
+#[derive(Default, Deserialize)]
+struct RawMetrics {
+    #[serde(default, deserialize_with = "lenient_string")]
+    listen: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
 struct RawBearer {
     enabled: Option<bool>,
     client_ids: Option<Vec<String>>,
@@ -394,8 +430,9 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     }))
 }
 
-const SECTIONS: [&str; 8] = [
-    "server", "upstream", "oidc", "session", "headers", "policy", "rules", "bearer",
+const SECTIONS: [&str; 10] = [
+    "server", "upstream", "oidc", "session", "headers", "policy", "rules", "bearer", "log",
+    "metrics",
 ];
 
 /// Loads and validates the configuration from `path` and the process environment.
@@ -452,6 +489,8 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
     let policy: RawPolicy = section(figment, "policy", &mut errors);
     let rules: Vec<RawRule> = section(figment, "rules", &mut errors);
     let bearer: RawBearer = section(figment, "bearer", &mut errors);
+    let log: RawLog = section(figment, "log", &mut errors);
+    let metrics: RawMetrics = section(figment, "metrics", &mut errors);
 
     let server = validate_server(server, &mut errors);
     let upstream = validate_upstream(upstream, &mut errors);
@@ -460,6 +499,16 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
     let identity = validate_headers(headers, &mut errors);
     let policy = validate_policy(policy, rules, &mut errors);
     let bearer = validate_bearer(bearer, oidc.as_ref(), &mut errors);
+    let log = validate_log(log, &mut errors);
+    let metrics_listen = metrics.listen.and_then(|text| match text.trim().parse() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            errors.push(format!(
+                "metrics.listen: {text:?} is not an address like \"127.0.0.1:9090\""
+            ));
+            None
+        }
+    });
 
     match (server, upstream, oidc, session) {
         (Some(server), Some(upstream), Some(oidc), Some(session)) if errors.is_empty() => {
@@ -471,6 +520,8 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
                 identity,
                 policy,
                 bearer,
+                log,
+                metrics_listen,
             })
         }
         _ => Err(ConfigErrors(errors)),
@@ -655,6 +706,12 @@ fn validate_server(raw: RawServer, errors: &mut Vec<String>) -> Option<ServerSet
             }
         })
         .collect();
+    let shutdown_timeout = duration(
+        raw.shutdown_timeout,
+        "server.shutdown_timeout",
+        DEFAULT_SHUTDOWN_TIMEOUT,
+        errors,
+    );
     let (listen, public) = (listen?, public?);
     let public_host = match (public.host_str(), public.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
@@ -667,6 +724,7 @@ fn validate_server(raw: RawServer, errors: &mut Vec<String>) -> Option<ServerSet
         public_host,
         public_scheme: public.scheme().to_string(),
         trusted_proxies,
+        shutdown_timeout,
     })
 }
 
@@ -1032,6 +1090,28 @@ fn validate_headers(raw: Vec<RawHeader>, errors: &mut Vec<String>) -> IdentityHe
         }
     }
     IdentityHeaders::with_defaults(mappings)
+}
+
+fn validate_log(raw: RawLog, errors: &mut Vec<String>) -> LogSettings {
+    let json = match raw.format.as_deref() {
+        None | Some("text") => false,
+        Some("json") => true,
+        Some(other) => {
+            errors.push(format!("log.format: {other:?} is not \"text\" or \"json\""));
+            false
+        }
+    };
+    let level = raw.level.unwrap_or_else(|| "info".to_string());
+    if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
+        errors.push(format!(
+            "log.level: {level:?} is not a log filter like \"info\""
+        ));
+    }
+    LogSettings {
+        json,
+        level,
+        access: raw.access.unwrap_or(true),
+    }
 }
 
 fn validate_bearer(

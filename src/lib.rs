@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod dev;
 pub mod identity;
+pub mod metrics;
 pub mod oidc;
 pub mod policy;
 pub mod proxy;
@@ -18,4 +19,4 @@ pub mod redirect;
 pub mod server;
 pub mod session;
 
-pub use server::{app, serve};
+pub use server::{app, serve, serve_with_reload};

@@ -63,13 +63,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -81,6 +74,9 @@ fn main() -> ExitCode {
         }
     };
     let command = cli.command.unwrap_or(Command::Run);
+    if matches!(command, Command::Demo { .. } | Command::DevIssuer { .. }) {
+        init_logging(false, "info");
+    }
     match command {
         Command::Demo { listen } => return runtime.block_on(demo(listen)),
         Command::DevIssuer {
@@ -111,9 +107,10 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    init_logging(settings.log.json, &settings.log.level);
     match command {
         Command::Check => runtime.block_on(check(settings)),
-        _ => runtime.block_on(run(settings)),
+        _ => runtime.block_on(run(settings, path)),
     }
 }
 
@@ -194,7 +191,7 @@ async fn dev_issuer(
     }
 }
 
-async fn run(settings: Settings) -> ExitCode {
+async fn run(settings: Settings, path: PathBuf) -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(settings.server.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -211,7 +208,8 @@ async fn run(settings: Settings) -> ExitCode {
         issuer = %settings.oidc.issuer,
         "portcullis starting"
     );
-    match portcullis::serve(listener, settings, shutdown_signal()).await {
+    let reloads = reload_on_hangup(path);
+    match portcullis::serve_with_reload(listener, settings, shutdown_signal(), reloads).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -254,6 +252,52 @@ async fn check(settings: Settings) -> ExitCode {
             eprintln!("issuer: {e}");
             ExitCode::from(EXIT_ISSUER)
         }
+    }
+}
+
+/// A new configuration for every SIGHUP that loads; one that does not is refused with a log
+/// line, and the running one stays.
+fn reload_on_hangup(path: PathBuf) -> tokio::sync::mpsc::Receiver<Settings> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match config::load(&path) {
+                Ok(settings) => {
+                    if tx.send(settings).await.is_err() {
+                        return;
+                    }
+                }
+                Err(errors) => {
+                    for line in errors.0 {
+                        tracing::error!("configuration not reloaded: {line}");
+                    }
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    drop((tx, path));
+    rx
+}
+
+/// Logs to standard error, as text or JSON lines; `RUST_LOG` overrides `level`.
+fn init_logging(json: bool, level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
     }
 }
 

@@ -104,6 +104,7 @@ impl Upstream {
             headers.insert(UPGRADE, protocol.clone());
         }
 
+        let started = std::time::Instant::now();
         let mut response = match tokio::time::timeout(self.timeout, self.client.request(req)).await
         {
             Ok(Ok(r)) => r,
@@ -116,6 +117,8 @@ impl Upstream {
                 return GatewayError::UpstreamTimeout.into_response();
             }
         };
+        metrics::histogram!(crate::metrics::UPSTREAM_DURATION)
+            .record(started.elapsed().as_secs_f64());
 
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             if let (Some(client_upgrade), Some(protocol)) = (client_upgrade, upgrade) {

@@ -138,6 +138,13 @@ impl KeyStore {
 }
 
 async fn fetch(http: &reqwest::Client, uri: &Url) -> Result<KeySet, FetchError> {
+    let result = fetch_once(http, uri).await;
+    let outcome = if result.is_ok() { "ok" } else { "error" };
+    metrics::counter!(crate::metrics::JWKS_FETCHES, "result" => outcome).increment(1);
+    result
+}
+
+async fn fetch_once(http: &reqwest::Client, uri: &Url) -> Result<KeySet, FetchError> {
     let doc: JwksDocument = get_json(http, uri.as_str()).await?;
     let set = KeySet::from_document(doc);
     if set.0.is_empty() {

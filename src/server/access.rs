@@ -40,7 +40,8 @@ pub(super) async fn decide(
     path: &CanonicalPath,
     headers: &HeaderMap,
 ) -> Access {
-    let policy = &app.0.settings.policy;
+    let live = app.live();
+    let policy = &live.policy;
     let route = policy.route(method, path);
     let authn = authenticate(app, headers).await;
     let public = matches!(route, Route::Public(_));
@@ -86,6 +87,10 @@ pub(super) async fn decide(
                 sub = sub.unwrap_or(""),
                 "access denied"
             );
+            let rule = denial
+                .rule
+                .map_or_else(|| "default".to_string(), |r| r.to_string());
+            metrics::counter!(crate::metrics::DENIALS, "rule" => rule).increment(1);
             Access::Forbidden {
                 claims,
                 cookies,

@@ -13,6 +13,7 @@ use super::{
     AppState, GatewayError, SIGN_OUT_PATH, SIGNED_OUT_PATH, START_PATH, error, escape_html,
     redirect,
 };
+use crate::metrics::{LOGINS, SESSIONS};
 use crate::oidc::{AuthorizeRequest, ExchangeError, Expect, now_secs, random_token};
 use crate::policy::CanonicalPath;
 use crate::redirect::safe_target;
@@ -63,7 +64,8 @@ pub(super) fn forbidden(
         return GatewayError::Forbidden.into_response();
     }
     let who = claims.map(|claims| {
-        let identity = &app.0.settings.identity;
+        let live = app.live();
+        let identity = &live.identity;
         [
             "x-forwarded-email",
             "x-forwarded-preferred-username",
@@ -114,6 +116,7 @@ pub(super) fn begin_login_at(app: &AppState, headers: &HeaderMap, target: String
     let Some(provider) = app.0.issuer.provider() else {
         return GatewayError::IssuerUnavailable.into_response();
     };
+    metrics::counter!(LOGINS, "event" => "started", "reason" => "").increment(1);
     let login = PendingLogin {
         state: random_token(32),
         nonce: random_token(32),
@@ -161,8 +164,14 @@ pub(super) async fn callback(
     };
     let outcome = finish_login(&app, query, login, &headers, now).await;
     let response = match outcome {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+        Ok(r) => {
+            metrics::counter!(LOGINS, "event" => "completed", "reason" => "").increment(1);
+            r
+        }
+        Err(e) => {
+            metrics::counter!(LOGINS, "event" => "failed", "reason" => e.reason()).increment(1);
+            e.into_response()
+        }
     };
     with_cookies(response, clear)
 }
@@ -259,6 +268,7 @@ async fn finish_login(
         sub = session.claims.get("sub").and_then(|s| s.as_str()).unwrap_or(""),
         "sign-in completed"
     );
+    metrics::counter!(SESSIONS, "store" => app.0.sessions.store_name()).increment(1);
     Ok(with_cookies(
         redirect(&safe_target(Some(&login.target))),
         cookies,
@@ -350,7 +360,8 @@ pub(super) async fn userinfo(State(app): State<AppState>, headers: HeaderMap) ->
         Authn::BadBearer(_) => return GatewayError::InvalidToken.into_response(),
         Authn::StoreUnavailable => return GatewayError::StoreUnavailable.into_response(),
     };
-    let identity = &app.0.settings.identity;
+    let live = app.live();
+    let identity = &live.identity;
     let values = |header: &str| {
         identity
             .mapping(header)

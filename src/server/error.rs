@@ -43,6 +43,22 @@ pub enum GatewayError {
     UpstreamTimeout,
 }
 
+impl GatewayError {
+    /// A short name for a failed sign-in, for `portcullis_logins_total{reason}`.
+    pub fn reason(&self) -> &'static str {
+        use GatewayError::*;
+        match self {
+            BadSignIn(_) => "bad_request",
+            SignInDenied { .. } => "denied_by_issuer",
+            SignInRejected => "token_rejected",
+            IssuerUnavailable => "issuer_unavailable",
+            SessionTooLarge => "session_too_large",
+            StoreUnavailable => "store_unavailable",
+            _ => "other",
+        }
+    }
+}
+
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         use GatewayError::*;

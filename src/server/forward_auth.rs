@@ -57,7 +57,8 @@ pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>
             };
             let mut response = status.into_response();
             if let Some(claims) = &claims {
-                let identity = &app.0.settings.identity;
+                let live = app.live();
+                let identity = &live.identity;
                 let out = response.headers_mut();
                 for (name, mapping) in AUTH_REQUEST_HEADERS {
                     if let Some(v) = identity.mapping(mapping).and_then(|m| m.value(claims)) {

@@ -8,6 +8,7 @@ mod backchannel;
 mod bearer;
 mod error;
 mod forward_auth;
+mod observe;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,9 +26,13 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 pub use error::{GatewayError, escape_html, redirect};
 
+use arc_swap::ArcSwap;
+
 use crate::config::Settings;
+use crate::identity::IdentityHeaders;
 use crate::oidc::Issuer;
 use crate::policy::CanonicalPath;
+use crate::policy::Policy;
 use crate::proxy::{Forwarded, Upstream};
 use crate::session::{Refresher, Sessions};
 use access::Access;
@@ -51,16 +56,37 @@ pub const HEALTHZ_PATH: &str = "/healthz";
 /// Readiness: the issuer has been discovered.
 pub const READYZ_PATH: &str = "/readyz";
 
+/// The part of the configuration a reload replaces.
+pub(super) struct Live {
+    /// `[policy]` and `[[rules]]`.
+    pub(super) policy: Policy,
+    /// The identity headers.
+    pub(super) identity: IdentityHeaders,
+}
+
+impl From<&Settings> for Live {
+    fn from(s: &Settings) -> Self {
+        Self {
+            policy: s.policy.clone(),
+            identity: s.identity.clone(),
+        }
+    }
+}
+
 /// State shared by every request; cheap to clone.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
 struct Inner {
+    /// As loaded at start; the rules and header mappings in force are in `live`.
     settings: Settings,
+    /// What a reload (SIGHUP) replaces: swapped whole, read without locks.
+    live: ArcSwap<Live>,
     issuer: Arc<Issuer>,
     sessions: Sessions,
     refresher: Refresher,
     bearers: Option<bearer::Bearers>,
+    counters: observe::RequestCounters,
     upstream: Upstream,
 }
 
@@ -69,8 +95,10 @@ impl AppState {
     pub fn new(settings: Settings) -> Result<Self, String> {
         let issuer = Arc::new(Issuer::new(settings.oidc.clone()).map_err(|e| e.to_string())?);
         Ok(Self(Arc::new(Inner {
+            live: ArcSwap::from_pointee(Live::from(&settings)),
             sessions: Sessions::new(&settings)?,
             refresher: Refresher::default(),
+            counters: observe::RequestCounters::register(),
             bearers: settings
                 .bearer
                 .as_ref()
@@ -81,6 +109,24 @@ impl AppState {
             issuer,
             settings,
         })))
+    }
+
+    /// The rules and identity headers in force.
+    pub(super) fn live(&self) -> arc_swap::Guard<Arc<Live>> {
+        self.0.live.load()
+    }
+
+    /// Takes the rules and header mappings of a newly loaded configuration. Everything else
+    /// needs a restart.
+    pub fn reload(&self, settings: &Settings) {
+        self.0.live.store(Arc::new(Live::from(settings)));
+        for warning in settings.policy.lint() {
+            tracing::warn!("{warning}");
+        }
+        tracing::info!(
+            rules = settings.policy.rules.len(),
+            "configuration reloaded"
+        );
     }
 
     /// The issuer, for starting its discovery.
@@ -109,18 +155,55 @@ pub fn app(state: AppState) -> Router {
         .route(HEALTHZ_PATH, get(|| async { "ok" }))
         .route(READYZ_PATH, get(readyz))
         .fallback(proxy)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .with_state(state)
         // Outermost, so a bug anywhere below is a bare 500, never a dropped connection.
         .layer(CatchPanicLayer::new())
 }
 
-/// Serves the gateway on `listener` until `shutdown` completes, then finishes in-flight requests.
+/// Serves the gateway on `listener` until `shutdown` completes, then finishes in-flight requests
+/// (for at most `server.shutdown_timeout`).
 pub async fn serve(
     listener: TcpListener,
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let (_, no_reloads) = tokio::sync::mpsc::channel(1);
+    serve_with_reload(listener, settings, shutdown, no_reloads).await
+}
+
+/// Like [`serve`], taking the rules and header mappings of each configuration received on
+/// `reloads` (the binary sends one per SIGHUP) without dropping a connection.
+pub async fn serve_with_reload(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    mut reloads: tokio::sync::mpsc::Receiver<Settings>,
+) -> std::io::Result<()> {
+    // Metrics first, so the handles the state registers are live.
+    let metrics_tasks = match settings.metrics_listen {
+        Some(addr) => {
+            let (bound, tasks) = crate::metrics::serve(addr).await?;
+            crate::metrics::describe();
+            tracing::info!(listen = %bound, "metrics listening");
+            tasks
+        }
+        None => Vec::new(),
+    };
     let state = AppState::new(settings).map_err(std::io::Error::other)?;
+    let grace = state.0.settings.server.shutdown_timeout;
+    let reloader = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            while let Some(settings) = reloads.recv().await {
+                state.reload(&settings);
+            }
+        })
+    };
+    tracing::info!(listen = %listener.local_addr()?, "listening");
     let discovery = state.issuer().spawn_discovery();
     let store = state.0.sessions.spawn_background();
     let trusted = state
@@ -129,14 +212,32 @@ pub async fn serve(
         .as_ref()
         .map(bearer::Bearers::spawn_discovery)
         .unwrap_or_default();
-    let result = axum::serve(
+    // Past the shutdown signal, requests in flight get `grace` to finish.
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let graceful = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping.send(());
+    });
+    let result = tokio::select! {
+        result = graceful => result,
+        () = async {
+            if stopped.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => {
+            tracing::warn!(after = ?grace, "requests still in flight at shutdown were dropped");
+            Ok(())
+        }
+    };
+    reloader.abort();
     discovery.abort();
-    for task in store.into_iter().chain(trusted) {
+    for task in store.into_iter().chain(trusted).chain(metrics_tasks) {
         task.abort();
     }
     result
@@ -200,7 +301,8 @@ async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response 
         .map(|c| c.0)
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let server = &app.0.settings.server;
-    let identity = &app.0.settings.identity;
+    let live = app.live();
+    let identity = &live.identity;
     let headers = req.headers_mut();
     let prior_for = headers.get("x-forwarded-for").cloned();
     // Order matters: hop-by-hop headers (and whatever `Connection` names) and client copies of

@@ -143,6 +143,17 @@ async fn refresh_locked(issuer: &Issuer, sessions: &Sessions, session: &Session)
 }
 
 async fn refresh_once(issuer: &Issuer, session: &Session) -> Outcome {
+    let outcome = exchange_refresh(issuer, session).await;
+    let result = match &outcome {
+        Ok(_) => "ok",
+        Err(RefreshFailure::Rejected) => "rejected",
+        Err(RefreshFailure::Unavailable) => "unavailable",
+    };
+    metrics::counter!(crate::metrics::REFRESHES, "result" => result).increment(1);
+    outcome
+}
+
+async fn exchange_refresh(issuer: &Issuer, session: &Session) -> Outcome {
     let provider = issuer.provider().ok_or(RefreshFailure::Unavailable)?;
     let refresh_token = session
         .refresh_token

@@ -1,0 +1,107 @@
+//! What every request leaves behind: a request id (kept from the client or a load balancer when
+//! it is well formed, else made up; sent upstream and back as `X-Request-Id`), one access-log
+//! line, and the request counter. Paths are logged without their query, which can hold codes.
+
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use http::{HeaderName, HeaderValue, StatusCode};
+use metrics::Counter;
+
+use super::AppState;
+use crate::metrics::REQUESTS;
+
+/// The request id header.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Longest request id taken from a client.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+const ROUTES: [&str; 3] = ["proxy", "auth", "health"];
+const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// `portcullis_requests_total` handles, registered once so counting is an atomic add.
+pub(super) struct RequestCounters([[Counter; 5]; 3]);
+
+impl RequestCounters {
+    pub(super) fn register() -> Self {
+        Self(ROUTES.map(|route| {
+            STATUS_CLASSES
+                .map(|status| metrics::counter!(REQUESTS, "route" => route, "status" => status))
+        }))
+    }
+
+    fn count(&self, route: usize, status: StatusCode) {
+        let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
+        self.0[route][class].increment(1);
+    }
+}
+
+/// Index into [`ROUTES`] for a path.
+fn route_class(path: &str) -> usize {
+    if path.starts_with("/oauth2/") {
+        1
+    } else if path == super::HEALTHZ_PATH || path == super::READYZ_PATH {
+        2
+    } else {
+        0
+    }
+}
+
+fn well_formed(id: &HeaderValue) -> bool {
+    let b = id.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_REQUEST_ID_LEN
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
+}
+
+/// The middleware.
+pub(super) async fn observe(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let id = match req.headers().get(&REQUEST_ID) {
+        Some(v) if well_formed(v) => v.clone(),
+        _ => HeaderValue::from_str(&format!("{:032x}", rand::random::<u128>()))
+            .unwrap_or(HeaderValue::from_static("-")),
+    };
+    req.headers_mut().insert(REQUEST_ID, id.clone());
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let route = route_class(&path);
+    let mut response = next.run(req).await;
+    response.headers_mut().insert(REQUEST_ID, id.clone());
+    let status = response.status();
+    app.0.counters.count(route, status);
+    if app.0.settings.log.access {
+        tracing::info!(
+            target: "portcullis::access",
+            request_id = id.to_str().unwrap_or("-"),
+            method = %method,
+            path = %path,
+            status = status.as_u16(),
+            duration_ms = start.elapsed().as_secs_f64() * 1000.0,
+            route = ROUTES[route],
+            "request"
+        );
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids() {
+        assert!(well_formed(&HeaderValue::from_static("abc-123_x.y:z")));
+        assert!(!well_formed(&HeaderValue::from_static("")));
+        assert!(!well_formed(&HeaderValue::from_static("a b")));
+        assert!(!well_formed(
+            &HeaderValue::from_str(&"a".repeat(129)).unwrap()
+        ));
+        assert_eq!(route_class("/oauth2/start"), 1);
+        assert_eq!(route_class("/readyz"), 2);
+        assert_eq!(route_class("/app"), 0);
+    }
+}
