@@ -237,3 +237,87 @@ path = "/x;y"
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn demo_and_dev_issuer_refuse_non_loopback_addresses() {
+    let out = portcullis(&["demo", "--listen", "0.0.0.0:0"], &[]).await;
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        text(&out.stderr).contains("loopback only"),
+        "{}",
+        text(&out.stderr)
+    );
+    let dir = temp_dir("dev-issuer");
+    let users = dir.join("users.toml");
+    std::fs::write(
+        &users,
+        "[[users]]\nusername = \"dev\"\npassword = \"pw\"\nemail = \"dev@example.com\"\n",
+    )
+    .unwrap();
+    let out = portcullis(
+        &[
+            "dev-issuer",
+            "--users",
+            users.to_str().unwrap(),
+            "--listen",
+            "10.0.0.1:9000",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(64));
+    // A users file with a typo is reported, not half-read.
+    std::fs::write(
+        &users,
+        "[[users]]\nusername = \"dev\"\npasword = \"pw\"\nemail = \"d@e\"\n",
+    )
+    .unwrap();
+    let out = portcullis(&["dev-issuer", "--users", users.to_str().unwrap()], &[]).await;
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        text(&out.stderr).contains("pasword"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn dev_issuer_serves_users_from_a_file() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = temp_dir("dev-issuer-run");
+    let users = dir.join("users.toml");
+    std::fs::write(
+        &users,
+        "[[users]]\nusername = \"carol\"\npassword = \"pw\"\nemail = \"carol@example.com\"\ngroups = [\"ops\"]\nattributes = { \"custom:roles\" = \"a|b\" }\n",
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args([
+            "dev-issuer",
+            "--users",
+            users.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let banner = lines.next_line().await.unwrap().unwrap();
+    assert!(banner.contains("NOT FOR PRODUCTION"), "{banner}");
+    let issuer = lines.next_line().await.unwrap().unwrap();
+    let issuer = issuer.split_whitespace().last().unwrap().to_string();
+    let doc: serde_json::Value = reqwest::get(format!("{issuer}/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["issuer"], issuer.as_str());
+}

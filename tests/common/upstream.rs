@@ -16,6 +16,9 @@ use serde_json::json;
 pub struct MockUpstream {
     pub url: String,
     pub hits: Arc<Mutex<usize>>,
+    /// `/hold` answers only once `release` is notified; `arrived` tells that one came in.
+    pub arrived: Arc<tokio::sync::Notify>,
+    pub release: Arc<tokio::sync::Notify>,
 }
 
 impl MockUpstream {
@@ -24,7 +27,18 @@ impl MockUpstream {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let hits = Arc::new(Mutex::new(0));
         let counter = hits.clone();
+        let arrived = Arc::new(tokio::sync::Notify::new());
+        let release = Arc::new(tokio::sync::Notify::new());
+        let (a, r) = (arrived.clone(), release.clone());
         let app = Router::new()
+            .route(
+                "/hold",
+                get(move || async move {
+                    a.notify_one();
+                    r.notified().await;
+                    "released"
+                }),
+            )
             .route("/ws", get(ws))
             .route("/slow", get(std::future::pending::<&'static str>))
             .fallback(
@@ -34,7 +48,12 @@ impl MockUpstream {
                 },
             );
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { url, hits }
+        Self {
+            url,
+            hits,
+            arrived,
+            release,
+        }
     }
 
     pub fn hits(&self) -> usize {
