@@ -41,6 +41,13 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:4180")]
         listen: SocketAddr,
     },
+    /// Exit 0 when the gateway at URL answers its liveness check (for container health checks,
+    /// where no shell or curl is at hand).
+    Healthcheck {
+        /// The liveness URL.
+        #[arg(long, default_value = "http://127.0.0.1:4180/healthz")]
+        url: String,
+    },
     /// Run the Cognito-like development issuer on its own (NOT FOR PRODUCTION).
     DevIssuer {
         /// TOML file of `[[users]]` (username, password, email, groups, attributes).
@@ -79,6 +86,7 @@ fn main() -> ExitCode {
     }
     match command {
         Command::Demo { listen } => return runtime.block_on(demo(listen)),
+        Command::Healthcheck { url } => return runtime.block_on(healthcheck(&url)),
         Command::DevIssuer {
             users,
             listen,
@@ -111,6 +119,27 @@ fn main() -> ExitCode {
     match command {
         Command::Check => runtime.block_on(check(settings)),
         _ => runtime.block_on(run(settings, path)),
+    }
+}
+
+async fn healthcheck(url: &str) -> ExitCode {
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+    {
+        Ok(c) => c,
+        Err(_) => return ExitCode::FAILURE,
+    };
+    match client.get(url).send().await {
+        Ok(r) if r.status().is_success() => ExitCode::SUCCESS,
+        Ok(r) => {
+            eprintln!("unhealthy: HTTP {}", r.status().as_u16());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

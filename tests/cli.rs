@@ -321,3 +321,25 @@ async fn dev_issuer_serves_users_from_a_file() {
         .unwrap();
     assert_eq!(doc["issuer"], issuer.as_str());
 }
+
+#[tokio::test]
+async fn healthcheck_reports_liveness() {
+    let (_issuer, _upstream, gateway) = stack().await;
+    let url = format!("{}/healthz", gateway.url);
+    assert!(
+        portcullis(&["healthcheck", "--url", &url], &[])
+            .await
+            .status
+            .success()
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = portcullis(
+        &["healthcheck", "--url", &format!("http://{closed}/healthz")],
+        &[],
+    )
+    .await;
+    assert!(!out.status.success());
+}
