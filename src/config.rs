@@ -479,7 +479,13 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
                 errors.push(format!("{key}: unknown section"));
             }
         }
-        Err(e) => errors.push(e.to_string()),
+        Err(e) => {
+            // Not TOML at all: one error, and only its first line, since the parser's excerpt
+            // of the offending line could hold a secret.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid TOML");
+            return Err(ConfigErrors(vec![format!("not valid TOML: {first}")]));
+        }
     }
     let server: RawServer = section(figment, "server", &mut errors);
     let upstream: RawUpstream = section(figment, "upstream", &mut errors);
@@ -1477,6 +1483,13 @@ mod tests {
         ] {
             assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
         }
+    }
+
+    #[test]
+    fn syntax_errors_are_one_line_without_the_source() {
+        let err = from_toml_str("[oidc]\nclient_secret = \"s3cr3t-value\n").unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! forwards it; [`policy`] decides who may reach what. [`config`] checks everything up front;
 //! [`redirect`] keeps redirects local. [`dev`] and [`demo`] run everything locally, without AWS.
 
+pub mod cache;
 pub mod config;
 pub mod demo;
 pub mod dev;

@@ -229,7 +229,7 @@ pub enum Audience<'a> {
 #[derive(Debug, Clone)]
 pub struct BearerToken {
     /// Its claims.
-    pub claims: Map<String, Value>,
+    pub claims: std::sync::Arc<Map<String, Value>>,
     /// Its scopes (`scope`, space separated, or `scp`, a list).
     pub scopes: Vec<String>,
 }
@@ -281,7 +281,10 @@ impl Issuer {
                 .collect(),
             _ => Vec::new(),
         };
-        Ok(BearerToken { claims, scopes })
+        Ok(BearerToken {
+            claims: std::sync::Arc::new(claims),
+            scopes,
+        })
     }
 }
 

@@ -1,6 +1,8 @@
 //! The access decision for a request: its canonical path, the rule it falls under, and whether
 //! the person (or client) behind it may pass. Shared by the proxy and the forward-auth endpoint.
 
+use std::sync::Arc;
+
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::{Map, Value};
 
@@ -13,7 +15,7 @@ use crate::policy::{CanonicalPath, Denial, Principal, Route};
 pub(super) enum Access {
     /// Through, with the identity (session or bearer claims) when there is one.
     Allowed {
-        claims: Option<Map<String, Value>>,
+        claims: Option<Arc<Map<String, Value>>>,
         cookies: Vec<HeaderValue>,
     },
     /// Nobody is signed in and the route needs someone.
@@ -21,7 +23,7 @@ pub(super) enum Access {
     /// Refused by the rules (and logged with the rule that refused); `scope` when a bearer
     /// token lacked a required scope.
     Forbidden {
-        claims: Option<Map<String, Value>>,
+        claims: Option<Arc<Map<String, Value>>>,
         cookies: Vec<HeaderValue>,
         scope: bool,
     },

@@ -9,8 +9,9 @@ use http::header::AUTHORIZATION;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+use crate::cache::{VerifiedCache, Weigh};
 use crate::config::{BearerSettings, OidcSettings};
-use crate::oidc::{Audience, BearerToken, FetchError, Issuer, unverified_claims};
+use crate::oidc::{Audience, BearerToken, FetchError, Issuer, now_secs, unverified_claims};
 
 /// Longest bearer token read; anything longer is not a token this gateway issued trust to.
 const MAX_TOKEN_LEN: usize = 16 * 1024;
@@ -28,6 +29,17 @@ pub(super) enum BearerFailure {
 pub(super) struct Bearers {
     client_ids: Vec<String>,
     trusted: Vec<(Arc<Issuer>, String)>,
+    /// Tokens whose signature and claims were verified, until they expire.
+    verified: VerifiedCache<BearerToken>,
+}
+
+/// Most memory spent on verified tokens.
+const TOKEN_CACHE_BYTES: usize = 8 << 20;
+
+impl Weigh for BearerToken {
+    fn weight(&self) -> usize {
+        512 + self.claims.len() * 64 + self.scopes.iter().map(String::len).sum::<usize>()
+    }
 }
 
 impl Bearers {
@@ -48,6 +60,7 @@ impl Bearers {
         Ok(Self {
             client_ids: settings.client_ids.clone(),
             trusted,
+            verified: VerifiedCache::new(TOKEN_CACHE_BYTES),
         })
     }
 
@@ -68,6 +81,16 @@ impl Bearers {
         if token.len() > MAX_TOKEN_LEN {
             return Err(BearerFailure::Invalid);
         }
+        // Verified before: only its expiry can have changed since (the leeway applies as at
+        // verification).
+        if let Some(known) = self.verified.get(token) {
+            let exp = known.claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+            let leeway = own.settings().clock_leeway.as_secs();
+            if now_secs() < exp.saturating_add(leeway) {
+                return Ok(BearerToken::clone(&known));
+            }
+            return Err(BearerFailure::Invalid);
+        }
         // The claimed issuer only picks the keys; the signature then proves it.
         let claims = unverified_claims(token).map_err(|_| BearerFailure::Invalid)?;
         let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
@@ -84,13 +107,16 @@ impl Bearers {
             }
         };
         let provider = issuer.provider().ok_or(BearerFailure::IssuerUnavailable)?;
-        issuer
+        let verified = issuer
             .validate_bearer(&provider, token, audience)
             .await
             .map_err(|e| {
                 tracing::info!(error = %e, "bearer token rejected");
                 BearerFailure::Invalid
-            })
+            })?;
+        self.verified
+            .insert(token.to_string(), Arc::new(verified.clone()));
+        Ok(verified)
     }
 }
 

@@ -60,9 +60,9 @@ pub struct Session {
     pub refresh_token: Option<String>,
     /// When the ID token expires (Unix seconds).
     pub tokens_expire_at: u64,
-    /// Claims of `id_token`, decoded on load.
+    /// Claims of `id_token`, decoded on load (shared: sessions are cloned from a cache).
     #[serde(skip)]
-    pub claims: Map<String, Value>,
+    pub claims: Arc<Map<String, Value>>,
     /// Where the session lives in Redis (Redis store only; set on first save).
     #[serde(skip)]
     pub ticket: Option<Ticket>,
@@ -85,7 +85,7 @@ impl Session {
             id_token: String::new(),
             refresh_token: None,
             tokens_expire_at: now,
-            claims: Map::new(),
+            claims: Arc::default(),
             ticket: None,
         };
         session.set_tokens(id_token, claims, refresh_token);
@@ -105,7 +105,7 @@ impl Session {
             .and_then(Value::as_u64)
             .unwrap_or(self.issued_at);
         self.id_token = id_token;
-        self.claims = claims;
+        self.claims = Arc::new(claims);
         if refresh_token.is_some() {
             self.refresh_token = refresh_token;
         }
@@ -148,9 +148,19 @@ impl Session {
 /// A session from its serialised form, claims decoded.
 fn decode(plain: &[u8]) -> Option<Session> {
     let mut session: Session = serde_json::from_slice(plain).ok()?;
-    session.claims = unverified_claims(&session.id_token).ok()?;
+    session.claims = Arc::new(unverified_claims(&session.id_token).ok()?);
     Some(session)
 }
+
+impl crate::cache::Weigh for Session {
+    fn weight(&self) -> usize {
+        // The tokens, and the decoded claims at about twice the ID token's payload.
+        self.id_token.len() * 2 + self.refresh_token.as_ref().map_or(0, String::len) + 256
+    }
+}
+
+/// Most memory spent on sessions opened from cookies.
+const SESSION_CACHE_BYTES: usize = 8 << 20;
 
 /// The session a ticket names in Redis, if it is there and opens with the ticket's key.
 async fn fetch(store: &RedisStore, ticket: Ticket) -> Result<Option<Session>, StoreUnavailable> {
@@ -222,6 +232,9 @@ pub struct Sessions {
     jar: CookieJar,
     idle_timeout: Duration,
     backend: Backend,
+    /// Cookie store only: sessions already opened, by sealed value. (Redis sessions are read
+    /// from Redis every time, so that a sign-out anywhere counts at once.)
+    opened: Option<crate::cache::VerifiedCache<Session>>,
 }
 
 impl Sessions {
@@ -232,6 +245,8 @@ impl Sessions {
         } else {
             settings.session.cookie_name.clone()
         };
+        let opened = matches!(settings.session.store, StoreSettings::Cookie)
+            .then(|| crate::cache::VerifiedCache::new(SESSION_CACHE_BYTES));
         let backend = match &settings.session.store {
             StoreSettings::Cookie => Backend::Cookie,
             StoreSettings::Redis { url, prefix } => {
@@ -243,6 +258,7 @@ impl Sessions {
             jar: CookieJar::new(base, settings.server.secure_cookies()),
             idle_timeout: settings.session.idle_timeout,
             backend,
+            opened,
         })
     }
 
@@ -285,11 +301,18 @@ impl Sessions {
         let Some(sealed) = self.jar.read_chunks(headers, MAX_CHUNKS) else {
             return Ok(None);
         };
+        if let Some(cached) = self.opened.as_ref().and_then(|c| c.get(&sealed)) {
+            return Ok(Some(Session::clone(&cached)).filter(|s| s.ends_at(self.idle_timeout) > now));
+        }
         let Some(plain) = self.codec.open(self.jar.base(), &sealed) else {
             return Ok(None);
         };
         let session = match &self.backend {
-            Backend::Cookie => decode(&plain),
+            Backend::Cookie => decode(&plain).inspect(|s| {
+                if let Some(cache) = &self.opened {
+                    cache.insert(sealed.clone(), Arc::new(s.clone()));
+                }
+            }),
             Backend::Redis(store) => match Ticket::from_bytes(&plain) {
                 Some(ticket) => fetch(store, ticket).await?,
                 None => None,

@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Load benchmark: portcullis against nginx and the direct path, interleaved.
+
+One command (from the repository root):  python3 bench/run.py  [--seconds 10] [--rounds 3]
+
+On loopback, with the same small static upstream (nginx returning 2 bytes), it measures
+  A  the upstream directly,
+  B  nginx as a plain reverse proxy (upstream keepalive, no authentication),
+  C  portcullis with a signed-in session cookie (a realistic Cognito session: 12 groups,
+     custom:roles, refresh token; two cookies),
+  D  portcullis with a Cognito-style bearer access token,
+in rounds A B C D A B C D ... so that machine noise falls on all alike, and prints requests/s,
+p50 and p99 latency (median over rounds), the ratios C/B, D/B and D/C, and the gateway's idle and
+peak RSS. Installs wrk and nginx (Debian packages) when missing; builds portcullis in release.
+"""
+
+import argparse
+import base64
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import http.client
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "portcullis")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"nothing listens on {port}")
+
+
+def ensure_tools():
+    missing = [p for p, b in (("wrk", "wrk"), ("nginx-light", "nginx")) if not shutil.which(b) and not os.path.exists("/usr/sbin/" + b)]
+    if missing:
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "portcullis"], cwd=ROOT, check=True)
+
+
+def nginx(dirname, body):
+    conf = os.path.join(dirname, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""
+worker_processes auto;
+pid {dirname}/nginx.pid;
+error_log {dirname}/error.log;
+daemon off;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dirname}/body; proxy_temp_path {dirname}/proxy;
+    fastcgi_temp_path {dirname}/fastcgi; uwsgi_temp_path {dirname}/uwsgi; scgi_temp_path {dirname}/scgi;
+    keepalive_requests 100000;
+    {body}
+}}
+""")
+    binary = "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else "nginx"
+    return subprocess.Popen([binary, "-e", os.path.join(dirname, "error.log"), "-p", dirname, "-c", conf])
+
+
+def request(method, url, headers=None, body=None):
+    u = urllib.parse.urlsplit(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    path = u.path + ("?" + u.query if u.query else "")
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    return r.status, r.getheaders(), data
+
+
+def header(headers, name):
+    return [v for k, v in headers if k.lower() == name]
+
+
+def cookies_from(headers, jar):
+    for v in header(headers, "set-cookie"):
+        name, _, rest = v.partition("=")
+        value = rest.split(";")[0]
+        if "Max-Age=0" in v:
+            jar.pop(name, None)
+        else:
+            jar[name] = value
+
+
+def cookie_header(jar):
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+def sign_in(gateway, user, password):
+    """The whole sign-in through the development issuer's form; returns the session cookies."""
+    jar = {}
+    status, h, _ = request("GET", f"{gateway}/oauth2/start")
+    cookies_from(h, jar)
+    authorize = header(h, "location")[0]
+    u = urllib.parse.urlsplit(authorize)
+    params = urllib.parse.parse_qsl(u.query) + [("username", user), ("password", password)]
+    status, h, _ = request("POST", f"{u.scheme}://{u.netloc}/login",
+                           {"Content-Type": "application/x-www-form-urlencoded"},
+                           urllib.parse.urlencode(params))
+    callback = header(h, "location")[0]
+    cb = urllib.parse.urlsplit(callback)
+    status, h, _ = request("GET", f"{gateway}{cb.path}?{cb.query}", {"Cookie": cookie_header(jar)})
+    cookies_from(h, jar)
+    status, _, _ = request("GET", f"{gateway}/", {"Cookie": cookie_header(jar)})
+    assert status == 200, status
+    return {k: v for k, v in jar.items() if not k.startswith("portcullis_login_")}
+
+
+def access_token(issuer_base, client_id, client_secret, user, password):
+    """A Cognito-style access token from the development issuer (code flow with PKCE)."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    redirect = "http://127.0.0.1:1/cb"
+    params = [("response_type", "code"), ("client_id", client_id), ("redirect_uri", redirect),
+              ("scope", "openid email profile"), ("state", "s"), ("code_challenge", challenge),
+              ("code_challenge_method", "S256"), ("username", user), ("password", password)]
+    _, h, _ = request("POST", f"{issuer_base}/login", {"Content-Type": "application/x-www-form-urlencoded"},
+                      urllib.parse.urlencode(params))
+    code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(header(h, "location")[0]).query))["code"]
+    basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+    _, _, body = request("POST", f"{issuer_base}/oauth2/token",
+                         {"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {basic}"},
+                         urllib.parse.urlencode([("grant_type", "authorization_code"), ("code", code),
+                                                 ("redirect_uri", redirect), ("code_verifier", verifier)]))
+    import json
+    return json.loads(body)["access_token"]
+
+
+def wrk(url, seconds, connections, headers):
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for h in headers:
+        cmd += ["-H", h]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        sys.exit(f"{url}: {non2xx.group(1)} failed responses\n{out}")
+
+    def pct(p):
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
+        v, unit = float(m.group(1)), m.group(2)
+        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+
+    return rps, pct(50), pct(99)
+
+
+def rss(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=32)
+    args = ap.parse_args()
+    ensure_tools()
+    work = tempfile.mkdtemp(prefix="portcullis-bench-")
+    procs = []
+    try:
+        up, nx, iss, gw = free_port(), free_port(), free_port(), free_port()
+        os.makedirs(f"{work}/up"); os.makedirs(f"{work}/proxy")
+        procs.append(nginx(f"{work}/up", f"server {{ listen 127.0.0.1:{up}; location / {{ return 200 \"ok\"; }} }}"))
+        procs.append(nginx(f"{work}/proxy", f"""
+upstream app {{ server 127.0.0.1:{up}; keepalive 64; }}
+server {{ listen 127.0.0.1:{nx};
+  location / {{ proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}"""))
+        secret = secrets.token_urlsafe(24)
+        procs.append(subprocess.Popen([BIN, "dev-issuer", "--users", os.path.join(ROOT, "bench", "users.toml"),
+                                       "--listen", f"127.0.0.1:{iss}", "--client-id", "bench", "--client-secret", secret],
+                                      stdout=subprocess.DEVNULL))
+        for p in (up, nx, iss):
+            wait_port(p)
+        config = f"{work}/portcullis.toml"
+        with open(config, "w") as f:
+            f.write(f"""
+[server]
+listen = "127.0.0.1:{gw}"
+public_url = "http://127.0.0.1:{gw}"
+[upstream]
+url = "http://127.0.0.1:{up}"
+[oidc]
+issuer = "http://127.0.0.1:{iss}/dv-local-1_Portcullis"
+client_id = "bench"
+client_secret = "{secret}"
+cognito_domain = "http://127.0.0.1:{iss}"
+[session]
+secret = "{secrets.token_urlsafe(48)}"
+[bearer]
+enabled = true
+[[headers]]
+name = "X-Forwarded-Roles"
+claim = "custom:roles"
+split = "|"
+[[rules]]
+path = "/health"
+public = true
+[[rules]]
+path = "/admin"
+groups = ["admins"]
+[[rules]]
+path = "/reports"
+roles = ["authp/reports"]
+[log]
+level = "warn"
+access = false
+""")
+        gateway = subprocess.Popen([BIN, "run", "--config", config], stderr=subprocess.DEVNULL)
+        procs.append(gateway)
+        wait_port(gw)
+        base = f"http://127.0.0.1:{gw}"
+        for _ in range(100):
+            if request("GET", f"{base}/readyz")[0] == 200:
+                break
+            time.sleep(0.1)
+        jar = sign_in(base, "bench", "bench-password")
+        cookie = cookie_header(jar)
+        token = access_token(f"http://127.0.0.1:{iss}", "bench", secret, "bench", "bench-password")
+        idle = rss(gateway.pid, "VmRSS")
+        targets = [
+            ("A direct", f"http://127.0.0.1:{up}/app/page", []),
+            ("B nginx", f"http://127.0.0.1:{nx}/app/page", []),
+            ("C portcullis session", f"{base}/app/page", [f"Cookie: {cookie}"]),
+            ("D portcullis bearer", f"{base}/app/page", [f"Authorization: Bearer {token}"]),
+        ]
+        results = {name: [] for name, _, _ in targets}
+        for r in range(args.rounds):
+            for name, url, headers in targets:
+                results[name].append(wrk(url, args.seconds, args.connections, headers))
+            print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
+        peak = rss(gateway.pid, "VmHWM")
+        med = {n: tuple(statistics.median(x[i] for x in v) for i in range(3)) for n, v in results.items()}
+        print(f"\n{args.rounds} rounds x {args.seconds} s, {args.connections} connections, wrk -t1, "
+              f"{os.cpu_count()} CPUs; session cookie {len(cookie)} bytes, token {len(token)} bytes\n")
+        print(f"{'target':<22} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+        for name, (rps, p50, p99) in med.items():
+            print(f"{name:<22} {rps:>10.0f} {p50:>8.3f} {p99:>8.3f}")
+        b, c, d = med["B nginx"], med["C portcullis session"], med["D portcullis bearer"]
+        print(f"\nC/B = {c[0] / b[0]:.2f}   D/B = {d[0] / b[0]:.2f}   D/C = {d[0] / c[0]:.2f}")
+        print(f"p99 C - B = {c[2] - b[2]:+.3f} ms")
+        print(f"gateway RSS: idle {idle:.1f} MB, peak {peak:.1f} MB")
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
