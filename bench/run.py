@@ -58,7 +58,8 @@ def ensure_tools():
         subprocess.run(["apt-get", "update", "-qq"], check=True)
         subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True,
                        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-    subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "portcullis"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "portcullis"], cwd=ROOT, check=True,
+                   env={**os.environ, "CARGO_PROFILE_RELEASE_DEBUG": os.environ.get("CARGO_PROFILE_RELEASE_DEBUG", "false")})
 
 
 def nginx(dirname, body):
@@ -181,6 +182,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--perf", metavar="FILE",
+                    help="record a CPU profile of the gateway during the session runs (C) with perf")
     args = ap.parse_args()
     ensure_tools()
     work = tempfile.mkdtemp(prefix="portcullis-bench-")
@@ -254,7 +257,15 @@ access = false
         results = {name: [] for name, _, _ in targets}
         for r in range(args.rounds):
             for name, url, headers in targets:
+                recorder = None
+                if args.perf and name.startswith("C"):
+                    recorder = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "499", "-g",
+                                                 "-o", args.perf, "-p", str(gateway.pid)],
+                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 results[name].append(wrk(url, args.seconds, args.connections, headers))
+                if recorder:
+                    recorder.send_signal(signal.SIGINT)
+                    recorder.wait()
             print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
         peak = rss(gateway.pid, "VmHWM")
         med = {n: tuple(statistics.median(x[i] for x in v) for i in range(3)) for n, v in results.items()}

@@ -157,6 +157,8 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// On SIGTERM, how long requests in flight may take before their connections are dropped.
     pub shutdown_timeout: Duration,
+    /// Threads serving requests; `None` for one per CPU.
+    pub worker_threads: Option<usize>,
 }
 
 impl ServerSettings {
@@ -272,6 +274,7 @@ struct RawServer {
     trusted_proxies: Option<Vec<String>>,
     #[serde(default, deserialize_with = "lenient_string")]
     shutdown_timeout: Option<String>,
+    worker_threads: Option<usize>,
 }
 
 #[derive(Default, Deserialize)]
@@ -731,6 +734,7 @@ fn validate_server(raw: RawServer, errors: &mut Vec<String>) -> Option<ServerSet
         public_scheme: public.scheme().to_string(),
         trusted_proxies,
         shutdown_timeout,
+        worker_threads: raw.worker_threads.filter(|&n| n > 0),
     })
 }
 

@@ -70,41 +70,48 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
+    match cli.command.unwrap_or(Command::Run) {
+        command @ (Command::Run | Command::Check) => run_or_check(command, cli.config),
+        command => {
+            init_logging(false, "info");
+            match runtime(None) {
+                Ok(runtime) => runtime.block_on(local(command)),
+                Err(code) => code,
+            }
         }
-    };
-    let command = cli.command.unwrap_or(Command::Run);
-    if matches!(command, Command::Demo { .. } | Command::DevIssuer { .. }) {
-        init_logging(false, "info");
     }
+}
+
+/// The commands that need no configuration file.
+async fn local(command: Command) -> ExitCode {
     match command {
-        Command::Demo { listen } => return runtime.block_on(demo(listen)),
-        Command::Healthcheck { url } => return runtime.block_on(healthcheck(&url)),
+        Command::Demo { listen } => demo(listen).await,
+        Command::Healthcheck { url } => healthcheck(&url).await,
         Command::DevIssuer {
             users,
             listen,
             client_id,
             client_secret,
             token_ttl,
-        } => {
-            return runtime.block_on(dev_issuer(
-                users,
-                listen,
-                client_id,
-                client_secret,
-                token_ttl,
-            ));
-        }
-        Command::Run | Command::Check => {}
+        } => dev_issuer(users, listen, client_id, client_secret, token_ttl).await,
+        Command::Run | Command::Check => ExitCode::FAILURE,
     }
-    let Some(path) = cli.config else {
+}
+
+/// A Tokio runtime with `threads` workers (one per CPU by default).
+fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, ExitCode> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        builder.worker_threads(n);
+    }
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("error: cannot start the runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+fn run_or_check(command: Command, config: Option<PathBuf>) -> ExitCode {
+    let Some(path) = config else {
         eprintln!("error: --config FILE is required");
         return ExitCode::from(EXIT_CONFIG);
     };
@@ -116,6 +123,10 @@ fn main() -> ExitCode {
         }
     };
     init_logging(settings.log.json, &settings.log.level);
+    let runtime = match runtime(settings.server.worker_threads) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     match command {
         Command::Check => runtime.block_on(check(settings)),
         _ => runtime.block_on(run(settings, path)),
