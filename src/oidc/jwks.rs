@@ -103,6 +103,25 @@ impl KeyStore {
         })
     }
 
+    /// A key store starting from a JWKS document already at hand (later refetches use `uri`).
+    pub fn from_document(
+        http: reqwest::Client,
+        uri: Url,
+        document: serde_json::Value,
+    ) -> Result<Self, FetchError> {
+        let doc: JwksDocument =
+            serde_json::from_value(document).map_err(|e| FetchError::Invalid {
+                url: uri.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            http,
+            uri,
+            current: ArcSwap::from_pointee(KeySet::from_document(doc)),
+            last_refetch: tokio::sync::Mutex::new(None),
+        })
+    }
+
     /// Number of usable signing keys.
     pub fn len(&self) -> usize {
         self.current.load().0.len()

@@ -84,6 +84,11 @@ impl Issuer {
         })
     }
 
+    /// The HTTP client used for the issuer.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// The oidc settings this issuer was built from.
     pub fn settings(&self) -> &OidcSettings {
         &self.settings

@@ -1,0 +1,242 @@
+//! Micro-benchmarks of the work portcullis adds to every request (`cargo bench`):
+//! opening a session cookie, mapping claims to headers, matching paths against rules, and
+//! validating a bearer token with a warm JWKS cache.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use futures_util::FutureExt;
+use http::{HeaderMap, HeaderValue, Method};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use portcullis::config::from_toml_str;
+use portcullis::oidc::{Audience, Issuer, KeyStore, Metadata, Provider, now_secs};
+use portcullis::policy::CanonicalPath;
+use portcullis::session::{Codec, Session, Sessions};
+use serde_json::{Map, Value, json};
+
+const CONFIG: &str = r#"
+[server]
+public_url = "https://app.example.com"
+[upstream]
+url = "http://127.0.0.1:8080"
+[oidc]
+issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123xyz"
+client_id = "3n4b5c6d7e8f9g0h1i2j3k4l5m"
+[session]
+secret = "0123456789abcdef0123456789abcdef0123456789abcdef"
+[[headers]]
+name = "X-Forwarded-Roles"
+claim = "custom:roles"
+split = "|"
+[[rules]]
+path = "/health"
+public = true
+[[rules]]
+path = "/admin"
+groups = ["admins"]
+[[rules]]
+path = "/reports/**/export"
+roles = ["authp/reports"]
+[[rules]]
+path = "/api/*/items"
+methods = ["POST", "DELETE"]
+groups = ["writers"]
+[[rules]]
+path = "/billing"
+claims = { "custom:tier" = ["gold"] }
+"#;
+
+const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123xyz";
+
+/// A Cognito ID token's claims with twelve groups and custom:roles.
+fn claims() -> Map<String, Value> {
+    json!({
+        "sub": "6f1c2a52-9e4f-4a6e-8d0b-3f1a2b3c4d5e",
+        "iss": ISSUER,
+        "aud": "3n4b5c6d7e8f9g0h1i2j3k4l5m",
+        "token_use": "id",
+        "cognito:username": "alice",
+        "email": "alice@example.com",
+        "email_verified": true,
+        "cognito:groups": ["admins", "staff", "engineering", "platform-team", "on-call",
+            "release-managers", "eu-west-1-operators", "billing-readers", "support-tier-2",
+            "security-reviewers", "data-analysts", "feature-flags-editors"],
+        "custom:roles": "authp/admin|authp/user|authp/reports",
+        "custom:tier": "gold",
+        "iat": now_secs(),
+        "auth_time": now_secs(),
+        "exp": now_secs() + 3600,
+    })
+    .as_object()
+    .unwrap()
+    .clone()
+}
+
+fn signing_key() -> (EncodingKey, Value) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let pem = std::fs::read(format!("{dir}/issuer-a.pem")).unwrap();
+    let params: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{dir}/jwk-params.json")).unwrap())
+            .unwrap();
+    let jwk = json!({"kty": "RSA", "alg": "RS256", "use": "sig", "kid": "k1",
+        "n": params["issuer-a"]["n"], "e": params["issuer-a"]["e"]});
+    (EncodingKey::from_rsa_pem(&pem).unwrap(), jwk)
+}
+
+fn sign(key: &EncodingKey, claims: &Map<String, Value>) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("k1".into());
+    jsonwebtoken::encode(&header, claims, key).unwrap()
+}
+
+fn session_cookie(c: &mut Criterion) {
+    let settings = from_toml_str(CONFIG).unwrap();
+    let sessions = Sessions::new(&settings).unwrap();
+    let (key, _) = signing_key();
+    let claims = claims();
+    let mut session = Session::new(
+        sign(&key, &claims),
+        claims,
+        Some("r".repeat(1780)),
+        std::time::Duration::from_secs(43200),
+        now_secs(),
+    );
+    let set = sessions
+        .save(&mut session, &HeaderMap::new(), now_secs())
+        .now_or_never()
+        .unwrap()
+        .unwrap();
+    let cookie: Vec<&str> = set
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap())
+        .collect();
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::COOKIE,
+        HeaderValue::from_str(&cookie.join("; ")).unwrap(),
+    );
+    c.bench_function("session: load from cookie (cached)", |b| {
+        b.iter(|| {
+            sessions
+                .load(black_box(&headers), now_secs())
+                .now_or_never()
+                .unwrap()
+                .unwrap()
+        })
+    });
+    // The first sight of a cookie: decrypt and decode.
+    let codec = Codec::new(b"0123456789abcdef0123456789abcdef", "bench");
+    let plain = serde_json::to_vec(&session).unwrap();
+    let sealed = codec.seal("__Host-portcullis", &plain);
+    c.bench_function("session: open sealed cookie (uncached)", |b| {
+        b.iter(|| {
+            let plain = codec.open("__Host-portcullis", black_box(&sealed)).unwrap();
+            let s: Session = serde_json::from_slice(&plain).unwrap();
+            portcullis::oidc::unverified_claims(&s.id_token).unwrap()
+        })
+    });
+}
+
+fn header_mapping(c: &mut Criterion) {
+    let settings = from_toml_str(CONFIG).unwrap();
+    let claims = claims();
+    let mut incoming = HeaderMap::new();
+    for (k, v) in [
+        ("host", "app.example.com"),
+        ("accept", "text/html"),
+        ("x-forwarded-user", "mallory"),
+        ("user-agent", "Mozilla/5.0"),
+        ("accept-language", "en"),
+        ("x_forwarded_groups", "admins"),
+    ] {
+        incoming.insert(
+            http::HeaderName::from_static(k),
+            HeaderValue::from_static(v),
+        );
+    }
+    c.bench_function("identity: strip and map claims to headers", |b| {
+        b.iter(|| {
+            let mut headers = incoming.clone();
+            settings.identity.strip(&mut headers);
+            settings.identity.apply(black_box(&claims), &mut headers);
+            headers
+        })
+    });
+}
+
+fn rule_matching(c: &mut Criterion) {
+    let settings = from_toml_str(CONFIG).unwrap();
+    let policy = &settings.policy;
+    let claims = claims();
+    let who = portcullis::policy::Principal {
+        claims: &claims,
+        scopes: None,
+    };
+    c.bench_function("policy: canonicalise path and match 5 rules", |b| {
+        b.iter(|| {
+            let path =
+                CanonicalPath::parse(black_box("/reports/2026/q3/../q4/export?x=1")).unwrap();
+            match policy.route(&Method::GET, &path) {
+                portcullis::policy::Route::Protected(rule) => policy.authorize(rule, &who).is_ok(),
+                _ => false,
+            }
+        })
+    });
+}
+
+fn bearer_validation(c: &mut Criterion) {
+    let settings = from_toml_str(CONFIG).unwrap();
+    let issuer = Issuer::new(settings.oidc.clone()).unwrap();
+    let (key, jwk) = signing_key();
+    let metadata: Metadata = serde_json::from_value(json!({
+        "issuer": ISSUER,
+        "authorization_endpoint": "https://auth.example.com/oauth2/authorize",
+        "token_endpoint": "https://auth.example.com/oauth2/token",
+        "jwks_uri": format!("{ISSUER}/.well-known/jwks.json"),
+    }))
+    .unwrap();
+    let keys = KeyStore::from_document(
+        issuer.http().clone(),
+        metadata.jwks_uri.clone(),
+        json!({"keys": [jwk]}),
+    )
+    .unwrap();
+    let provider = Provider { metadata, keys };
+    let mut access = claims();
+    access.remove("aud");
+    access.insert("token_use".into(), json!("access"));
+    access.insert("client_id".into(), json!("3n4b5c6d7e8f9g0h1i2j3k4l5m"));
+    access.insert("scope".into(), json!("openid api/read"));
+    let token = sign(&key, &access);
+    let ids = vec!["3n4b5c6d7e8f9g0h1i2j3k4l5m".to_string()];
+    c.bench_function("bearer: validate RS256 access token (warm JWKS)", |b| {
+        b.iter(|| {
+            issuer
+                .validate_bearer(&provider, black_box(&token), Audience::ClientIds(&ids))
+                .now_or_never()
+                .unwrap()
+                .unwrap()
+        })
+    });
+    let verified = issuer
+        .validate_bearer(&provider, &token, Audience::ClientIds(&ids))
+        .now_or_never()
+        .unwrap()
+        .unwrap();
+    let cache = portcullis::cache::VerifiedCache::new(1 << 20);
+    cache.insert(token.clone(), std::sync::Arc::new(verified));
+    c.bench_function("bearer: verified-token cache hit", |b| {
+        b.iter(|| cache.get(black_box(&token)).unwrap())
+    });
+}
+
+criterion_group!(
+    hot_path,
+    session_cookie,
+    header_mapping,
+    rule_matching,
+    bearer_validation
+);
+criterion_main!(hot_path);
