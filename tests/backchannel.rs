@@ -14,13 +14,6 @@ use serde_json::{Map, Value, json};
 
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 fn logout_claims(issuer: &MockIssuer, sid: Option<&str>, sub: Option<&str>) -> Map<String, Value> {
     let mut c = json!({
         "iss": issuer.issuer_url(),

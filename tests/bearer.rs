@@ -13,13 +13,6 @@ use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value, json};
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 /// A Cognito access token's claims.
 fn access_claims(issuer: &MockIssuer) -> Map<String, Value> {
     json!({

@@ -291,11 +291,7 @@ async fn dev_issuer_serves_users_from_a_file() {
         "[[users]]\nusername = \"carol\"\npassword = \"pw\"\nemail = \"carol@example.com\"\ngroups = [\"ops\"]\nattributes = { \"custom:roles\" = \"a|b\" }\n",
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args([
             "dev-issuer",

@@ -216,11 +216,7 @@ async fn envoy_path_prefix_and_traefik_redirect() {
 async fn nginx_auth_request_through_the_whole_sign_in() {
     let issuer = MockIssuer::start().await;
     let upstream = MockUpstream::start().await;
-    let nginx_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let nginx_port = free_port();
     let public = format!("http://127.0.0.1:{nginx_port}");
     let gw = gateway(&issuer, &upstream.url, "", Some(&public)).await;
     let _nginx = Nginx::start(nginx_port, &site(nginx_port, &gw.url, &upstream.url)).await;

@@ -11,11 +11,7 @@ use tokio::net::TcpListener;
 async fn metrics_are_served_on_their_own_listener() {
     let issuer = MockIssuer::start().await;
     let upstream = MockUpstream::start().await;
-    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let metrics_port = free_port();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let toml = format!(

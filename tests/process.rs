@@ -101,15 +101,6 @@ fn base_config(issuer: &MockIssuer, upstream: &MockUpstream, public: &str, extra
     config(public, issuer, &upstream.url, "", extra)
 }
 
-/// A free loopback port, for configs that must name their address up front.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn with_listen(config: String, port: u16) -> String {
     config.replace(
         "listen = \"127.0.0.1:0\"",

@@ -12,13 +12,6 @@ use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value, json};
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 /// Walks a sign-in whose ID token `tamper` changes, and checks it is refused cleanly.
 async fn assert_rejected(
     name: &str,

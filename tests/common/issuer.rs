@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -18,7 +17,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{CLIENT_ID, CLIENT_SECRET};
+use super::{CLIENT_ID, CLIENT_SECRET, now};
 
 pub const POOL_ID: &str = "eu-west-1_TestPool1";
 
@@ -112,13 +111,6 @@ pub struct IssuerState {
 pub struct MockIssuer {
     pub state: Arc<Mutex<IssuerState>>,
     pub base: String,
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 fn random() -> String {

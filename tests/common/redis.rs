@@ -15,11 +15,7 @@ impl RedisServer {
     /// Starts `redis-server` (installed by `.ci/run`) with an append-only file, so a restart keeps
     /// its data as a production Redis would.
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = super::free_port();
         let dir =
             std::env::temp_dir().join(format!("portcullis-redis-{port}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
