@@ -20,6 +20,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use axum::serve::ListenerExt;
 use http::uri::PathAndQuery;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -214,6 +215,12 @@ pub async fn serve_with_reload(
         .unwrap_or_default();
     // Past the shutdown signal, requests in flight get `grace` to finish.
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    // Responses are written whole; waiting for more to coalesce (Nagle) only adds latency.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     let graceful = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
