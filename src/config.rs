@@ -164,6 +164,8 @@ pub struct ServerSettings {
 impl ServerSettings {
     /// Whether `peer` is a trusted proxy.
     pub fn trusts(&self, peer: std::net::IpAddr) -> bool {
+        // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d.
+        let peer = peer.to_canonical();
         self.trusted_proxies.iter().any(|net| net.contains(&peer))
     }
 }
@@ -1401,6 +1403,15 @@ mod tests {
         ))
         .unwrap_err();
         assert!(err.to_string().contains("headers"), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxies_match_ipv4_mapped_peers() {
+        let s = from_toml_str(MINIMAL).unwrap();
+        assert!(s.server.trusts("127.0.0.1".parse().unwrap()));
+        assert!(s.server.trusts("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(s.server.trusts("::1".parse().unwrap()));
+        assert!(!s.server.trusts("::ffff:10.0.0.1".parse().unwrap()));
     }
 
     #[test]

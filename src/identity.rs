@@ -9,14 +9,19 @@
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 
-/// Headers the gateway sets about the connection; client copies in any spelling are removed too.
-const FORWARDING_HEADERS: [&str; 6] = [
+/// Headers the gateway sets about the connection, and the forward-auth answer's identity headers
+/// (apps behind a forward-auth proxy trust them); client copies in any spelling are removed too.
+const FORWARDING_HEADERS: [&str; 10] = [
     "x-forwarded-for",
     "x-forwarded-proto",
     "x-forwarded-host",
     "x-forwarded-port",
     "x-real-ip",
     "forwarded",
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-auth-request-groups",
+    "x-auth-request-preferred-username",
 ];
 
 /// A claim reference: a top-level name such as `custom:roles`, or a dotted path into nested objects
@@ -397,6 +402,7 @@ mod tests {
             "x-forwarded-host",
             "forwarded",
             "x_real_ip",
+            "X-Auth-Request-User",
         ] {
             h.append(
                 HeaderName::from_bytes(name.as_bytes()).unwrap(),

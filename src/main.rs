@@ -299,27 +299,27 @@ async fn check(settings: Settings) -> ExitCode {
 /// line, and the running one stays.
 fn reload_on_hangup(path: PathBuf) -> tokio::sync::mpsc::Receiver<Settings> {
     let (tx, rx) = tokio::sync::mpsc::channel(1);
+    // Registered before the gateway serves, so an early SIGHUP cannot end the process.
     #[cfg(unix)]
-    tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            return;
-        };
-        while hangups.recv().await.is_some() {
-            match config::load(&path) {
-                Ok(settings) => {
-                    if tx.send(settings).await.is_err() {
-                        return;
+    if let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    {
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match config::load(&path) {
+                    Ok(settings) => {
+                        if tx.send(settings).await.is_err() {
+                            return;
+                        }
                     }
-                }
-                Err(errors) => {
-                    for line in errors.0 {
-                        tracing::error!("configuration not reloaded: {line}");
+                    Err(errors) => {
+                        for line in errors.0 {
+                            tracing::error!("configuration not reloaded: {line}");
+                        }
                     }
                 }
             }
-        }
-    });
+        });
+    }
     #[cfg(not(unix))]
     drop((tx, path));
     rx

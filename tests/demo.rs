@@ -236,3 +236,26 @@ async fn a_real_browser_signs_in_sees_its_identity_and_signs_out() {
     browser.find("#username").await;
     assert!(browser.current_url().await.contains("/oauth2/authorize"));
 }
+
+#[tokio::test]
+async fn the_development_issuer_refuses_sign_ins_posted_from_other_sites() {
+    let demo = start_demo().await;
+    let base = demo
+        .issuer
+        .split("/dv-local-1_Portcullis")
+        .next()
+        .unwrap()
+        .to_string();
+    let response = reqwest::Client::new()
+        .post(format!("{base}/login"))
+        .header("Origin", "https://evil.example.com")
+        .form(&[
+            ("username", "alice"),
+            ("password", "alice-demo"),
+            ("client_id", "portcullis-demo"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+}

@@ -125,6 +125,20 @@ async fn trusted_proxies_name_the_original_request() {
             .status(),
         400
     );
+    // What a trusted proxy says but cannot be read one way is refused, never guessed at.
+    let (status, _) = raw_get(
+        gw.addr,
+        "/oauth2/auth",
+        &[("Cookie", &staff), ("X-Forwarded-Uri", "/admin#/../health")],
+    )
+    .await;
+    assert_eq!(status, 400);
+    let mut request = reqwest::Client::new().get(format!("{}/oauth2/auth", gw.url));
+    request = request.header("Cookie", &staff).header(
+        "X-Forwarded-Uri",
+        reqwest::header::HeaderValue::from_bytes(b"/admin?\xc3\xa9").unwrap(),
+    );
+    assert_eq!(request.send().await.unwrap().status(), 400);
     assert_eq!(upstream.hits(), hits, "forward-auth never proxies");
 }
 

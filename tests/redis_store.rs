@@ -189,3 +189,56 @@ async fn sessions_too_large_for_cookies_fit_in_redis() {
         1000
     );
 }
+
+#[tokio::test]
+async fn a_save_racing_a_sign_out_does_not_bring_the_session_back() {
+    let redis = RedisServer::start().await;
+    let issuer = MockIssuer::start().await;
+    let upstream = MockUpstream::start().await;
+    let toml = config(
+        "http://127.0.0.1:1",
+        &issuer,
+        &upstream.url,
+        "",
+        &redis_config(&redis),
+    );
+    let settings = portcullis::config::from_toml_str(&toml).unwrap();
+    let sessions = portcullis::session::Sessions::new(&settings).unwrap();
+    let _connection = sessions.spawn_background();
+    eventually("redis", || sessions.ready()).await;
+    let claims = serde_json::json!({"sub": "u", "exp": now() + 3600})
+        .as_object()
+        .unwrap()
+        .clone();
+    let token = format!(
+        "e30.{}.sig",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            serde_json::to_vec(&claims).unwrap()
+        )
+    );
+    let mut session = portcullis::session::Session::new(
+        token,
+        claims,
+        None,
+        std::time::Duration::from_secs(600),
+        now(),
+    );
+    let empty = reqwest::header::HeaderMap::new();
+    sessions.save(&mut session, &empty, now()).await.unwrap();
+    // Signed out (on any replica) while a request still holds the session...
+    sessions.end(Some(&session), &empty).await;
+    // ...whose later save (idle clock, refresh) finds it gone instead of writing it back.
+    session.last_seen = now();
+    assert!(matches!(
+        sessions.save(&mut session, &empty, now()).await,
+        Err(portcullis::session::SaveError::Ended)
+    ));
+    assert!(
+        redis
+            .dump()
+            .await
+            .iter()
+            .all(|(k, _)| !k.contains(":session:"))
+    );
+}

@@ -267,7 +267,13 @@ async fn authorize(
     Html(page::sign_in(&params, None, i.config.hint.as_deref())).into_response()
 }
 
-async fn login(State(i): State<Shared>, body: Bytes) -> Response {
+async fn login(State(i): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    // Only the issuer's own form may sign in: another page posting here (login CSRF) would
+    // plant a session of its choosing.
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    if origin.is_some_and(|o| o != i.base) {
+        return (StatusCode::FORBIDDEN, "cross-origin sign-in refused").into_response();
+    }
     let mut params = pairs(&body);
     let username = param(&params, "username").unwrap_or_default().to_string();
     let password = param(&params, "password").unwrap_or_default().to_string();

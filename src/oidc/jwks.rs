@@ -78,6 +78,9 @@ pub struct KeyStore {
     http: reqwest::Client,
     uri: Url,
     current: ArcSwap<KeySet>,
+    /// Bumped whenever a refetch replaces the keys, so that what was verified with the old ones
+    /// can tell.
+    generation: std::sync::atomic::AtomicU64,
     /// When an unknown `kid` last caused a refetch; also serialises refetches.
     last_refetch: tokio::sync::Mutex<Option<Instant>>,
 }
@@ -99,6 +102,7 @@ impl KeyStore {
             http,
             uri,
             current: ArcSwap::from_pointee(set),
+            generation: Default::default(),
             last_refetch: tokio::sync::Mutex::new(None),
         })
     }
@@ -118,8 +122,14 @@ impl KeyStore {
             http,
             uri,
             current: ArcSwap::from_pointee(KeySet::from_document(doc)),
+            generation: Default::default(),
             last_refetch: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// Which set of keys is current: changes whenever a refetch replaces them.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Number of usable signing keys.
@@ -149,6 +159,8 @@ impl KeyStore {
             Ok(set) => {
                 tracing::info!(keys = set.0.len(), "JWKS refetched");
                 self.current.store(Arc::new(set));
+                self.generation
+                    .fetch_add(1, std::sync::atomic::Ordering::Release);
             }
             Err(e) => tracing::warn!(error = %e, "JWKS refetch failed"),
         }

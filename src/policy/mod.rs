@@ -47,7 +47,12 @@ pub struct Rule {
 
 impl Rule {
     fn applies(&self, method: &Method, path: &CanonicalPath) -> bool {
-        self.methods.as_ref().is_none_or(|m| m.contains(method)) && self.path.matches(path)
+        // Some frameworks upper-case the method before routing: `delete` is DELETE to them.
+        let method = method.as_str();
+        self.methods
+            .as_ref()
+            .is_none_or(|ms| ms.iter().any(|m| m.as_str().eq_ignore_ascii_case(method)))
+            && self.path.matches(path)
     }
 
     /// The first condition `who` fails, if any.
@@ -327,6 +332,7 @@ mod tests {
             ("GET", "/api/items", &alice, "allow None"),
             ("POST", "/api/items", &alice, "deny Some(5) groups"),
             ("POST", "/api/items", &bob, "allow Some(5)"),
+            ("post", "/api/items", &alice, "deny Some(5) groups"),
             ("GET", "/other", &bob, "allow None"),
         ] {
             assert_eq!(decide(&p, method, path, who), want, "{method} {path}");

@@ -47,6 +47,10 @@ impl CanonicalPath {
         if !raw.starts_with('/') || raw.len() > MAX_PATH_LEN {
             return Err(PathError::Malformed);
         }
+        // A raw '#' ends the path for some servers and not for others.
+        if raw.contains('#') {
+            return Err(PathError::Ambiguous);
+        }
         let trailing_slash = raw.len() > 1 && raw.ends_with('/');
         let mut segments: Vec<Vec<u8>> = Vec::new();
         for raw_segment in raw.split('/').filter(|s| !s.is_empty()) {
@@ -326,6 +330,7 @@ mod tests {
             ("/public/..;/admin", PathError::Ambiguous),
             ("/public/.;x/admin", PathError::Ambiguous),
             ("/public/%2e%2e;/admin", PathError::Ambiguous),
+            ("/admin#/../health", PathError::Ambiguous),
         ] {
             assert_eq!(canon(raw), Err(err), "{raw}");
         }

@@ -9,6 +9,7 @@ use http::header::{ACCEPT, SET_COOKIE};
 use url::Url;
 
 use super::authn::{Authn, authenticate};
+use super::bearer::BearerFailure;
 use super::{
     AppState, GatewayError, SIGN_OUT_PATH, SIGNED_OUT_PATH, START_PATH, error, escape_html,
     redirect,
@@ -260,7 +261,7 @@ async fn finish_login(
             tracing::error!(error = %e, "session not saved");
             match e {
                 SaveError::TooLarge(_) => GatewayError::SessionTooLarge,
-                SaveError::Unavailable(_) => GatewayError::StoreUnavailable,
+                SaveError::Unavailable(_) | SaveError::Ended => GatewayError::StoreUnavailable,
             }
         })?;
     tracing::info!(
@@ -357,7 +358,12 @@ pub(super) async fn userinfo(State(app): State<AppState>, headers: HeaderMap) ->
         Authn::Anonymous { cookies } => {
             return with_cookies(GatewayError::Unauthorized.into_response(), cookies);
         }
-        Authn::BadBearer(_) => return GatewayError::InvalidToken.into_response(),
+        Authn::BadBearer(BearerFailure::Invalid) => {
+            return GatewayError::InvalidToken.into_response();
+        }
+        Authn::BadBearer(BearerFailure::IssuerUnavailable) => {
+            return GatewayError::IssuerUnavailable.into_response();
+        }
         Authn::StoreUnavailable => return GatewayError::StoreUnavailable.into_response(),
     };
     let live = app.live();

@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderValue};
 use super::AppState;
 use super::bearer::{BearerFailure, bearer_token};
 use crate::oidc::{BearerToken, now_secs};
-use crate::session::{RefreshFailure, Session};
+use crate::session::{RefreshFailure, SaveError, Session};
 
 /// The idle clock in the cookie is advanced at most this often (or a tenth of the idle timeout,
 /// if shorter), so a busy session does not rewrite its cookie on every request.
@@ -83,14 +83,19 @@ pub(super) async fn authenticate(app: &AppState, headers: &HeaderMap) -> Authn {
         changed = true;
     }
     let cookies = if changed {
-        inner
-            .sessions
-            .save(&mut session, headers, now)
-            .await
-            .unwrap_or_else(|e| {
+        match inner.sessions.save(&mut session, headers, now).await {
+            Ok(cookies) => cookies,
+            // Signed out (here or on another replica) while this request was under way.
+            Err(SaveError::Ended) => {
+                return Authn::Anonymous {
+                    cookies: inner.sessions.end(None, headers).await,
+                };
+            }
+            Err(e) => {
                 tracing::warn!(session = %session.id, error = %e, "session not updated");
                 Vec::new()
-            })
+            }
+        }
     } else {
         Vec::new()
     };

@@ -30,15 +30,22 @@ pub(super) struct Bearers {
     client_ids: Vec<String>,
     trusted: Vec<(Arc<Issuer>, String)>,
     /// Tokens whose signature and claims were verified, until they expire.
-    verified: VerifiedCache<BearerToken>,
+    verified: VerifiedCache<Verified>,
+}
+
+/// A verified token, and the generation of its issuer's keys at the time.
+struct Verified {
+    token: BearerToken,
+    keys: u64,
 }
 
 /// Most memory spent on verified tokens.
 const TOKEN_CACHE_BYTES: usize = 8 << 20;
 
-impl Weigh for BearerToken {
+impl Weigh for Verified {
     fn weight(&self) -> usize {
-        512 + self.claims.len() * 64 + self.scopes.iter().map(String::len).sum::<usize>()
+        let t = &self.token;
+        512 + t.claims.len() * 64 + t.scopes.iter().map(String::len).sum::<usize>()
     }
 }
 
@@ -81,42 +88,57 @@ impl Bearers {
         if token.len() > MAX_TOKEN_LEN {
             return Err(BearerFailure::Invalid);
         }
-        // Verified before: only its expiry can have changed since (the leeway applies as at
-        // verification).
         if let Some(known) = self.verified.get(token) {
-            let exp = known.claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
-            let leeway = own.settings().clock_leeway.as_secs();
-            if now_secs() < exp.saturating_add(leeway) {
-                return Ok(BearerToken::clone(&known));
-            }
-            return Err(BearerFailure::Invalid);
+            return self.reuse(own, &known);
         }
         // The claimed issuer only picks the keys; the signature then proves it.
         let claims = unverified_claims(token).map_err(|_| BearerFailure::Invalid)?;
         let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
-        let (issuer, audience) = if iss == own.settings().issuer {
-            (own, Audience::ClientIds(&self.client_ids))
-        } else {
-            match self
-                .trusted
-                .iter()
-                .find(|(i, _)| i.settings().issuer == iss)
-            {
-                Some((issuer, aud)) => (issuer.as_ref(), Audience::Named(aud)),
-                None => return Err(BearerFailure::Invalid),
-            }
-        };
+        let (issuer, audience) = self.issuer_for(own, iss).ok_or(BearerFailure::Invalid)?;
         let provider = issuer.provider().ok_or(BearerFailure::IssuerUnavailable)?;
-        let verified = issuer
+        let keys = provider.keys.generation();
+        let token_checked = issuer
             .validate_bearer(&provider, token, audience)
             .await
             .map_err(|e| {
                 tracing::info!(error = %e, "bearer token rejected");
                 BearerFailure::Invalid
             })?;
-        self.verified
-            .insert(token.to_string(), Arc::new(verified.clone()));
-        Ok(verified)
+        let verified = Verified {
+            token: token_checked.clone(),
+            keys,
+        };
+        self.verified.insert(token.to_string(), Arc::new(verified));
+        Ok(token_checked)
+    }
+
+    /// A token verified before: still good while it has not expired (with the leeway that applied
+    /// at verification) and its issuer's keys have not changed since.
+    fn reuse(&self, own: &Issuer, known: &Verified) -> Result<BearerToken, BearerFailure> {
+        let claims = &known.token.claims;
+        let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
+        let (issuer, _) = self.issuer_for(own, iss).ok_or(BearerFailure::Invalid)?;
+        let keys_unchanged = issuer
+            .provider()
+            .is_some_and(|p| p.keys.generation() == known.keys);
+        let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+        let leeway = own.settings().clock_leeway.as_secs();
+        if keys_unchanged && now_secs() < exp.saturating_add(leeway) {
+            Ok(known.token.clone())
+        } else {
+            Err(BearerFailure::Invalid)
+        }
+    }
+
+    /// The issuer that signs tokens naming `iss`, and the audience they must carry.
+    fn issuer_for<'a>(&'a self, own: &'a Issuer, iss: &str) -> Option<(&'a Issuer, Audience<'a>)> {
+        if iss == own.settings().issuer {
+            return Some((own, Audience::ClientIds(&self.client_ids)));
+        }
+        self.trusted
+            .iter()
+            .find(|(i, _)| i.settings().issuer == iss)
+            .map(|(issuer, aud)| (issuer.as_ref(), Audience::Named(aud)))
     }
 }
 

@@ -41,7 +41,10 @@ pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     let trusted = peer.is_some_and(|p| app.0.settings.server.trusts(p));
-    let (method, target, prefixed) = original_request(&req, trusted);
+    let Some((method, target, prefixed)) = original_request(&req, trusted) else {
+        // A trusted proxy named the request in a way that cannot be read: no guessing.
+        return GatewayError::BadPath.into_response();
+    };
     let path_only = target.split('?').next().unwrap_or("/");
     let path = match CanonicalPath::parse(path_only) {
         Ok(p) => p,
@@ -107,8 +110,8 @@ fn is_page_load(method: &Method, headers: &HeaderMap) -> bool {
 }
 
 /// The method and URI (path and query) the proxy is asking about, and whether they came in the
-/// path-prefix form.
-fn original_request(req: &Request<Body>, trusted: bool) -> (Method, String, bool) {
+/// path-prefix form; `None` when a trusted proxy's headers cannot be read.
+fn original_request(req: &Request<Body>, trusted: bool) -> Option<(Method, String, bool)> {
     let own_path = req.uri().path();
     if let Some(rest) = own_path
         .strip_prefix(FORWARD_AUTH_PATH)
@@ -118,32 +121,42 @@ fn original_request(req: &Request<Body>, trusted: bool) -> (Method, String, bool
             Some(q) => format!("{rest}?{q}"),
             None => rest.to_string(),
         };
-        return (req.method().clone(), target, true);
+        return Some((req.method().clone(), target, true));
     }
     if !trusted {
-        return (req.method().clone(), own_path.to_string(), false);
+        return Some((req.method().clone(), own_path.to_string(), false));
     }
-    let header = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| req.headers().get(*n))
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
+    // The first of `names` present; unreadable (non-ASCII, empty) is an error, not absence.
+    let header = |names: &[&str]| -> Result<Option<String>, ()> {
+        match names.iter().find_map(|n| req.headers().get(*n)) {
+            None => Ok(None),
+            Some(v) => match v.to_str() {
+                Ok(s) if !s.is_empty() => Ok(Some(s.to_string())),
+                _ => Err(()),
+            },
+        }
     };
-    let method = header(&["x-forwarded-method", "x-original-method"])
-        .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
-        .unwrap_or_else(|| req.method().clone());
-    let target = header(&["x-forwarded-uri", "x-original-uri"])
-        .or_else(|| {
-            // A full URL: only its path and query matter.
-            header(&["x-original-url"]).and_then(|u| {
+    let method = match header(&["x-forwarded-method", "x-original-method"]).ok()? {
+        Some(m) => Method::from_bytes(m.as_bytes()).ok()?,
+        None => req.method().clone(),
+    };
+    let target = match header(&["x-forwarded-uri", "x-original-uri"]).ok()? {
+        Some(uri) => uri,
+        // A full URL: only its path and query matter.
+        None => match header(&["x-original-url"]).ok()? {
+            Some(u) => {
                 let url = url::Url::parse(&u).ok()?;
-                Some(match url.query() {
+                match url.query() {
                     Some(q) => format!("{}?{q}", url.path()),
                     None => url.path().to_string(),
-                })
-            })
-        })
-        .unwrap_or_else(|| own_path.to_string());
-    (method, target, false)
+                }
+            }
+            None => own_path.to_string(),
+        },
+    };
+    // A raw '#' is read as the end of the path by some servers and not by others.
+    if target.contains('#') {
+        return None;
+    }
+    Some((method, target, false))
 }

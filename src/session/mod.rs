@@ -217,6 +217,9 @@ pub enum SaveError {
     /// The session store could not be reached.
     #[error(transparent)]
     Unavailable(#[from] StoreUnavailable),
+    /// The session was ended (signed out) while this request was using it.
+    #[error("session ended meanwhile")]
+    Ended,
 }
 
 #[derive(Debug)]
@@ -335,8 +338,9 @@ impl Sessions {
             Backend::Cookie => self.codec.seal(self.jar.base(), &plain),
             Backend::Redis(store) => {
                 // Indexed by user and issuer session at the first save, for back-channel logout.
+                let new = session.ticket.is_none();
                 let mut indexes = Vec::new();
-                if session.ticket.is_none() {
+                if new {
                     indexes.push(store.index_key("sub", session.subject()));
                     if let Some(sid) = session.claims.get("sid").and_then(Value::as_str) {
                         indexes.push(store.index_key("sid", sid));
@@ -345,7 +349,9 @@ impl Sessions {
                 let ticket = session.ticket.get_or_insert_with(Ticket::random);
                 let key = store.session_key(ticket);
                 let value = ticket.codec().seal(&key, &plain);
-                store.put(&key, &value, max_age, &indexes).await?;
+                if !store.put(&key, &value, max_age, new, &indexes).await? {
+                    return Err(SaveError::Ended);
+                }
                 self.codec.seal(self.jar.base(), &ticket.to_bytes())
             }
         };

@@ -176,25 +176,35 @@ impl RedisStore {
         Ok(self.conn()?.get(key).await?)
     }
 
-    /// Stores a sealed session for `ttl` seconds and adds it to `indexes` (kept as long).
+    /// Stores a sealed session for `ttl` seconds and adds it to `indexes` (kept as long). A
+    /// session that is not `new` is only overwritten while it still exists, so a save racing a
+    /// sign-out cannot bring it back; returns false when it no longer does.
     pub async fn put(
         &self,
         key: &str,
         value: &str,
         ttl: u64,
+        new: bool,
         indexes: &[String],
-    ) -> Result<(), StoreUnavailable> {
+    ) -> Result<bool, StoreUnavailable> {
         let ttl = ttl.max(1);
         let mut pipe = redis::pipe();
-        pipe.atomic().set_ex(key, value, ttl).ignore();
+        pipe.atomic()
+            .cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg(if new { "NX" } else { "XX" })
+            .arg("EX")
+            .arg(ttl);
         for index in indexes {
             pipe.sadd(index, key).ignore();
             // Indexes outlive no session: extend, never shorten.
             pipe.cmd("EXPIRE").arg(index).arg(ttl).arg("GT").ignore();
             pipe.cmd("EXPIRE").arg(index).arg(ttl).arg("NX").ignore();
         }
-        pipe.query_async::<()>(&mut self.conn()?).await?;
-        Ok(())
+        // The first reply is SET's: OK, or nil when NX/XX did not hold.
+        let (stored,): (Option<String>,) = pipe.query_async(&mut self.conn()?).await?;
+        Ok(stored.is_some())
     }
 
     /// Deletes the session at `key`.

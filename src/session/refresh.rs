@@ -15,7 +15,7 @@ use tokio::sync::OnceCell;
 
 use http::HeaderMap;
 
-use super::{Session, Sessions};
+use super::{SaveError, Session, Sessions};
 use crate::oidc::{ExchangeError, Expect, Issuer, now_secs};
 
 /// How long a refresh result is shared with later requests of the same session generation.
@@ -135,11 +135,14 @@ async fn refresh_locked(issuer: &Issuer, sessions: &Sessions, session: &Session)
         return Ok(current);
     }
     let mut fresh = refresh_once(issuer, &current).await?;
-    sessions
+    match sessions
         .save(&mut fresh, &HeaderMap::new(), now_secs())
         .await
-        .map_err(|_| RefreshFailure::Unavailable)?;
-    Ok(fresh)
+    {
+        Ok(_) => Ok(fresh),
+        Err(SaveError::Ended) => Err(RefreshFailure::Rejected),
+        Err(_) => Err(RefreshFailure::Unavailable),
+    }
 }
 
 async fn refresh_once(issuer: &Issuer, session: &Session) -> Outcome {
