@@ -14,6 +14,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
@@ -27,13 +28,10 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 pub use error::{GatewayError, escape_html, redirect};
 
-use arc_swap::ArcSwap;
-
 use crate::config::Settings;
 use crate::identity::IdentityHeaders;
 use crate::oidc::Issuer;
-use crate::policy::CanonicalPath;
-use crate::policy::Policy;
+use crate::policy::{CanonicalPath, Policy};
 use crate::proxy::{Forwarded, Upstream};
 use crate::session::{Refresher, Sessions};
 use access::Access;
@@ -54,15 +52,15 @@ pub const FORWARD_AUTH_PATH: &str = "/oauth2/auth";
 pub const USERINFO_PATH: &str = "/oauth2/userinfo";
 /// Liveness.
 pub const HEALTHZ_PATH: &str = "/healthz";
-/// Readiness: the issuer has been discovered.
+/// Readiness: the issuer has been discovered and the session store answers.
 pub const READYZ_PATH: &str = "/readyz";
 
 /// The part of the configuration a reload replaces.
-pub(super) struct Live {
+struct Live {
     /// `[policy]` and `[[rules]]`.
-    pub(super) policy: Policy,
+    policy: Policy,
     /// The identity headers.
-    pub(super) identity: IdentityHeaders,
+    identity: IdentityHeaders,
 }
 
 impl From<&Settings> for Live {
@@ -113,7 +111,7 @@ impl AppState {
     }
 
     /// The rules and identity headers in force.
-    pub(super) fn live(&self) -> arc_swap::Guard<Arc<Live>> {
+    fn live(&self) -> arc_swap::Guard<Arc<Live>> {
         self.0.live.load()
     }
 
