@@ -283,3 +283,19 @@ async fn without_bearer_enabled_the_header_is_not_a_credential() {
     assert_eq!(body["error"], "unauthorized");
     assert_eq!(upstream.hits(), 0);
 }
+
+#[tokio::test]
+async fn cached_tokens_are_verified_again_after_the_keys_change() {
+    let (issuer, _upstream, gateway) = setup(BEARER).await;
+    let token = sign(&issuer, &access_claims(&issuer));
+    assert_eq!(call(&gateway, "/", &token).await.status(), 200);
+    // The pool rotates: a token signed with the new key makes the gateway refetch the JWKS.
+    let b = TestKey::fixture("issuer-b", "key-b");
+    issuer.with(|s| s.published.push(b.clone()));
+    let rotated = MockIssuer::sign(&b, &access_claims(&issuer));
+    assert_eq!(call(&gateway, "/", &rotated).await.status(), 200);
+    // The first token, cached under the old keys, is checked again with the new ones (its key
+    // is still published), not refused for having been verified before.
+    assert_eq!(call(&gateway, "/", &token).await.status(), 200);
+    assert_eq!(issuer.with(|s| s.jwks_hits), 2);
+}

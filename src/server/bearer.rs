@@ -89,7 +89,9 @@ impl Bearers {
             return Err(BearerFailure::Invalid);
         }
         if let Some(known) = self.verified.get(token) {
-            return self.reuse(own, &known);
+            if let Some(result) = self.reuse(own, &known) {
+                return result;
+            }
         }
         // The claimed issuer only picks the keys; the signature then proves it.
         let claims = unverified_claims(token).map_err(|_| BearerFailure::Invalid)?;
@@ -112,22 +114,23 @@ impl Bearers {
         Ok(token_checked)
     }
 
-    /// A token verified before: still good while it has not expired (with the leeway that applied
-    /// at verification) and its issuer's keys have not changed since.
-    fn reuse(&self, own: &Issuer, known: &Verified) -> Result<BearerToken, BearerFailure> {
+    /// The answer for a token verified before: expired is refused (with the leeway that applied
+    /// at verification); `None` when its issuer's keys have changed since, so that it is
+    /// verified again with the keys of now.
+    fn reuse(&self, own: &Issuer, known: &Verified) -> Option<Result<BearerToken, BearerFailure>> {
         let claims = &known.token.claims;
         let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
-        let (issuer, _) = self.issuer_for(own, iss).ok_or(BearerFailure::Invalid)?;
-        let keys_unchanged = issuer
-            .provider()
-            .is_some_and(|p| p.keys.generation() == known.keys);
+        let (issuer, _) = self.issuer_for(own, iss)?;
+        if issuer.provider()?.keys.generation() != known.keys {
+            return None;
+        }
         let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
         let leeway = own.settings().clock_leeway.as_secs();
-        if keys_unchanged && now_secs() < exp.saturating_add(leeway) {
+        Some(if now_secs() < exp.saturating_add(leeway) {
             Ok(known.token.clone())
         } else {
             Err(BearerFailure::Invalid)
-        }
+        })
     }
 
     /// The issuer that signs tokens naming `iss`, and the audience they must carry.
