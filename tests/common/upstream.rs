@@ -117,3 +117,15 @@ pub fn header<'a>(echo: &'a serde_json::Value, name: &str) -> Option<&'a str> {
     );
     values[0].as_str()
 }
+
+/// Checks that an echo carries the default test user's identity (the mock issuer's alice).
+pub fn assert_alice(echo: &serde_json::Value) {
+    for (name, value) in [
+        ("x-forwarded-user", "6f1c2a52-0000-4000-8000-000000000001"),
+        ("x-forwarded-email", "alice@example.com"),
+        ("x-forwarded-groups", "admins,staff"),
+        ("x-roles", "authp/admin,authp/user"),
+    ] {
+        assert_eq!(header(echo, name), Some(value), "{name}");
+    }
+}
