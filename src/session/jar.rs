@@ -155,29 +155,28 @@ impl CookieJar {
             let name = piece.split(|&b| b == b'=').next().unwrap_or(piece);
             self.is_ours(name.trim_ascii())
         };
-        let pieces = |line: &HeaderValue| {
-            line.as_bytes()
-                .split(|&b| b == b';')
-                .map(<[u8]>::trim_ascii)
-                .filter(|p| !p.is_empty())
-                .map(<[u8]>::to_vec)
-                .collect::<Vec<_>>()
-        };
-        let lines: Vec<Vec<Vec<u8>>> = headers.get_all(COOKIE).iter().map(pieces).collect();
-        if !lines.iter().flatten().any(|p| ours(p)) {
+        let all: Vec<&[u8]> = headers
+            .get_all(COOKIE)
+            .iter()
+            .flat_map(|line| line.as_bytes().split(|&b| b == b';'))
+            .map(<[u8]>::trim_ascii)
+            .filter(|p| !p.is_empty())
+            .collect();
+        if !all.iter().any(|p| ours(p)) {
             return;
         }
-        let kept: Vec<&[u8]> = lines
-            .iter()
-            .flatten()
-            .map(Vec::as_slice)
-            .filter(|p| !ours(p))
-            .collect();
+        let mut kept = Vec::new();
+        for piece in all.into_iter().filter(|p| !ours(p)) {
+            if !kept.is_empty() {
+                kept.extend_from_slice(b"; ");
+            }
+            kept.extend_from_slice(piece);
+        }
         headers.remove(COOKIE);
         if kept.is_empty() {
             return;
         }
-        if let Ok(v) = HeaderValue::from_bytes(&kept.join(&b"; "[..])) {
+        if let Ok(v) = HeaderValue::from_bytes(&kept) {
             headers.insert(COOKIE, v);
         }
     }
