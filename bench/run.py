@@ -198,7 +198,7 @@ server {{ listen 127.0.0.1:{nx};
   location / {{ proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}"""))
         secret = secrets.token_urlsafe(24)
         procs.append(subprocess.Popen([BIN, "dev-issuer", "--users", os.path.join(ROOT, "bench", "users.toml"),
-                                       "--listen", f"127.0.0.1:{iss}", "--client-id", "bench", "--client-secret", secret],
+                                       "--listen", f"127.0.0.1:{iss}", "--client-id", "bench", f"--client-secret={secret}"],
                                       stdout=subprocess.DEVNULL))
         for p in (up, nx, iss):
             wait_port(p)
