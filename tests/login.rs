@@ -248,13 +248,7 @@ async fn cookies_are_http_only_and_lax() {
 #[tokio::test]
 async fn large_sessions_are_chunked() {
     let issuer = MockIssuer::start().await;
-    let groups: Vec<String> = (0..200)
-        .map(|i| format!("group-with-a-long-name-{i:04}"))
-        .collect();
-    issuer.with(|s| {
-        s.user
-            .insert("cognito:groups".into(), serde_json::json!(groups));
-    });
+    issuer.give_groups(200);
     let upstream = MockUpstream::start().await;
     let gateway = Gateway::start(&issuer, &upstream.url).await;
     let browser = Browser::new();
@@ -280,13 +274,7 @@ async fn large_sessions_are_chunked() {
 #[tokio::test]
 async fn sessions_too_large_for_cookies_get_a_clear_page() {
     let issuer = MockIssuer::start().await;
-    let groups: Vec<String> = (0..1000)
-        .map(|i| format!("group-with-a-long-name-{i:04}"))
-        .collect();
-    issuer.with(|s| {
-        s.user
-            .insert("cognito:groups".into(), serde_json::json!(groups));
-    });
+    issuer.give_groups(1000);
     let upstream = MockUpstream::start().await;
     let gateway = Gateway::start(&issuer, &upstream.url).await;
     let browser = Browser::new();

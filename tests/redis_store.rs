@@ -171,13 +171,7 @@ async fn one_refresh_across_replicas() {
 async fn sessions_too_large_for_cookies_fit_in_redis() {
     let redis = RedisServer::start().await;
     let issuer = MockIssuer::start().await;
-    let groups: Vec<String> = (0..1000)
-        .map(|i| format!("group-with-a-long-name-{i:04}"))
-        .collect();
-    issuer.with(|s| {
-        s.user
-            .insert("cognito:groups".into(), serde_json::json!(groups));
-    });
+    issuer.give_groups(1000);
     let upstream = MockUpstream::start().await;
     let gateway = replica(&issuer, &upstream, &redis).await;
     let echo = sign_in(&Browser::new(), &gateway).await;

@@ -44,6 +44,12 @@ pub(super) fn with_cookies(
     response
 }
 
+/// Whether a browser is loading a page (`GET` or `HEAD`, accepting HTML): the requests that are
+/// sent to sign in rather than refused with 401.
+pub(super) fn is_page_load(method: &Method, headers: &HeaderMap) -> bool {
+    matches!(*method, Method::GET | Method::HEAD) && accepts_html(headers)
+}
+
 /// Whether the request comes from a browser page (it accepts HTML).
 fn accepts_html(headers: &HeaderMap) -> bool {
     headers
@@ -102,9 +108,7 @@ pub(super) fn forbidden(
 
 /// A request without a session: browsers are sent to sign in, everyone else gets 401.
 pub(super) fn unauthenticated(app: &AppState, req: &Request<Body>) -> Response {
-    let browser =
-        matches!(*req.method(), Method::GET | Method::HEAD) && accepts_html(req.headers());
-    if !browser {
+    if !is_page_load(req.method(), req.headers()) {
         return GatewayError::Unauthorized.into_response();
     }
     let target = safe_target(req.uri().path_and_query().map(|p| p.as_str()));
@@ -266,7 +270,7 @@ async fn finish_login(
         })?;
     tracing::info!(
         session = %session.id,
-        sub = session.claims.get("sub").and_then(|s| s.as_str()).unwrap_or(""),
+        sub = session.subject(),
         "sign-in completed"
     );
     metrics::counter!(SESSIONS, "store" => app.0.sessions.store_name()).increment(1);

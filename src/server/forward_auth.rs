@@ -10,15 +10,13 @@
 //! Allowed requests get 202, except in the path-prefix form, which gets 200: Envoy's HTTP
 //! authorization service lets a request through on exactly 200.
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderName, Method, Request, StatusCode};
+use axum::extract::State;
+use axum::http::{HeaderName, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::access::{self, Access};
-use super::auth::{begin_login_at, with_cookies};
+use super::auth::{begin_login_at, is_page_load, with_cookies};
 use super::{AppState, FORWARD_AUTH_PATH, GatewayError};
 use crate::policy::CanonicalPath;
 use crate::redirect::safe_target;
@@ -36,11 +34,7 @@ const AUTH_REQUEST_HEADERS: [(&str, &str); 4] = [
 
 /// `/oauth2/auth` and `/oauth2/auth/<path>`, any method.
 pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>) -> Response {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let trusted = peer.is_some_and(|p| app.0.settings.server.trusts(p));
+    let trusted = super::peer(&req).is_some_and(|p| app.0.settings.server.trusts(p.ip()));
     let Some((method, target, prefixed)) = original_request(&req, trusted) else {
         // A trusted proxy named the request in a way that cannot be read: no guessing.
         return GatewayError::BadPath.into_response();
@@ -98,15 +92,6 @@ pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>
         Access::Unavailable => GatewayError::StoreUnavailable.into_response(),
         Access::IssuerUnavailable => GatewayError::IssuerUnavailable.into_response(),
     }
-}
-
-fn is_page_load(method: &Method, headers: &HeaderMap) -> bool {
-    matches!(*method, Method::GET | Method::HEAD)
-        && headers
-            .get_all(http::header::ACCEPT)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| v.contains("text/html"))
 }
 
 /// The method and URI (path and query) the proxy is asking about, and whether they came in the

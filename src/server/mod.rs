@@ -248,6 +248,13 @@ pub async fn serve_with_reload(
     result
 }
 
+/// The client's address, when the server recorded it (not in `app()` tests without a socket).
+fn peer(req: &Request<Body>) -> Option<SocketAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+}
+
 async fn readyz(State(app): State<AppState>) -> Response {
     if app.0.issuer.provider().is_none() {
         (StatusCode::SERVICE_UNAVAILABLE, "issuer not discovered yet").into_response()
@@ -300,11 +307,7 @@ async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response 
         Ok(uri) => *req.uri_mut() = uri,
         Err(_) => return GatewayError::BadPath.into_response(),
     }
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0)
-        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let peer = peer(&req).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let server = &app.0.settings.server;
     let live = app.live();
     let identity = &live.identity;

@@ -217,6 +217,16 @@ impl MockIssuer {
         self.with(|s| s.tamper = Some(Box::new(f)));
     }
 
+    /// Puts the user in `n` groups with long names (a session too large for one cookie).
+    pub fn give_groups(&self, n: usize) {
+        let groups: Vec<String> = (0..n)
+            .map(|i| format!("group-with-a-long-name-{i:04}"))
+            .collect();
+        self.with(|s| {
+            s.user.insert("cognito:groups".into(), json!(groups));
+        });
+    }
+
     /// Signs `claims` with `key` as the pool would.
     pub fn sign(key: &TestKey, claims: &Map<String, Value>) -> String {
         let mut header = Header::new(Algorithm::RS256);
