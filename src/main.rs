@@ -74,7 +74,7 @@ fn main() -> ExitCode {
         command @ (Command::Run | Command::Check) => run_or_check(command, cli.config),
         command => {
             init_logging(false, "info");
-            match runtime(None) {
+            match runtime() {
                 Ok(runtime) => runtime.block_on(local(command)),
                 Err(code) => code,
             }
@@ -98,16 +98,17 @@ async fn local(command: Command) -> ExitCode {
     }
 }
 
-/// A Tokio runtime with `threads` workers (one per CPU by default).
-fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, ExitCode> {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = threads {
-        builder.worker_threads(n);
-    }
-    builder.enable_all().build().map_err(|e| {
-        eprintln!("error: cannot start the runtime: {e}");
-        ExitCode::FAILURE
-    })
+/// The main thread's runtime: it accepts connections and does the background work (discovery,
+/// key refreshes, the session store's upkeep). Requests are served on the gateway's own worker
+/// threads (`server.worker_threads`), each with a runtime of its own.
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        })
 }
 
 fn run_or_check(command: Command, config: Option<PathBuf>) -> ExitCode {
@@ -123,7 +124,7 @@ fn run_or_check(command: Command, config: Option<PathBuf>) -> ExitCode {
         }
     };
     init_logging(settings.log.json, &settings.log.level);
-    let runtime = match runtime(settings.server.worker_threads) {
+    let runtime = match runtime() {
         Ok(r) => r,
         Err(code) => return code,
     };

@@ -42,22 +42,25 @@ pub struct Forwarded<'a> {
     pub prior_for: Option<HeaderValue>,
 }
 
-/// The upstream application and a connection pool to it.
-#[derive(Clone)]
+/// The upstream application and connection pools to it: one per worker thread, so that a
+/// request and its upstream connection are driven by the same thread.
 pub struct Upstream {
-    client: Client<HttpConnector, Body>,
+    clients: Vec<Client<HttpConnector, Body>>,
     origin: Authority,
     timeout: Duration,
 }
 
 impl Upstream {
-    /// A client for the configured upstream.
-    pub fn new(settings: &UpstreamSettings) -> Self {
+    /// Clients for the configured upstream, for `workers` worker threads.
+    pub fn new(settings: &UpstreamSettings, workers: usize) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(settings.connect_timeout));
         connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new());
         Self {
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            clients: (0..workers.max(1))
+                .map(|_| client.build(connector.clone()))
+                .collect(),
             origin: settings.origin.clone(),
             timeout: settings.timeout,
         }
@@ -105,8 +108,8 @@ impl Upstream {
         }
 
         let started = std::time::Instant::now();
-        let mut response = match tokio::time::timeout(self.timeout, self.client.request(req)).await
-        {
+        let client = &self.clients[crate::server::workers::index() % self.clients.len()];
+        let mut response = match tokio::time::timeout(self.timeout, client.request(req)).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "upstream request failed");

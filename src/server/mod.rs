@@ -9,6 +9,7 @@ mod bearer;
 mod error;
 mod forward_auth;
 mod observe;
+pub mod workers;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,7 +22,6 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use axum::serve::ListenerExt;
 use http::uri::PathAndQuery;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -104,7 +104,10 @@ impl AppState {
                 .map(|b| bearer::Bearers::new(b, &settings.oidc))
                 .transpose()
                 .map_err(|e| e.to_string())?,
-            upstream: Upstream::new(&settings.upstream),
+            upstream: Upstream::new(
+                &settings.upstream,
+                workers::count(settings.server.worker_threads),
+            ),
             issuer,
             settings,
         })))
@@ -211,41 +214,25 @@ pub async fn serve_with_reload(
         .as_ref()
         .map(bearer::Bearers::spawn_discovery)
         .unwrap_or_default();
+    let mut workers = workers::Workers::start(
+        workers::count(state.0.settings.server.worker_threads),
+        &app(state),
+    )?;
+    tokio::select! {
+        () = workers.accept(&listener) => {}
+        () = shutdown => {}
+    }
+    drop(listener);
     // Past the shutdown signal, requests in flight get `grace` to finish.
-    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-    // Responses are written whole; waiting for more to coalesce (Nagle) only adds latency.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
-        }
-    });
-    let graceful = axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stopping.send(());
-    });
-    let result = tokio::select! {
-        result = graceful => result,
-        () = async {
-            if stopped.await.is_ok() {
-                tokio::time::sleep(grace).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        } => {
-            tracing::warn!(after = ?grace, "requests still in flight at shutdown were dropped");
-            Ok(())
-        }
-    };
+    if !workers.shutdown(grace).await {
+        tracing::warn!(after = ?grace, "requests still in flight at shutdown were dropped");
+    }
     reloader.abort();
     discovery.abort();
     for task in store.into_iter().chain(trusted).chain(metrics_tasks) {
         task.abort();
     }
-    result
+    Ok(())
 }
 
 /// The client's address, when the server recorded it (not in `app()` tests without a socket).

@@ -1,11 +1,14 @@
-//! A mock upstream app: echoes every request as JSON (method, path, headers, body), offers a
+//! A mock upstream app: echoes every request as JSON (method, path, headers, body, and the
+//! address of the connection it came on), offers a
 //! WebSocket echo at `/ws`, and a `/slow` route that never answers.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::ConnectInfo;
 use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Json, Response};
@@ -42,12 +45,23 @@ impl MockUpstream {
             .route("/ws", get(ws))
             .route("/slow", get(std::future::pending::<&'static str>))
             .fallback(
-                move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                move |ConnectInfo(peer): ConnectInfo<SocketAddr>,
+                      method: Method,
+                      uri: Uri,
+                      headers: HeaderMap,
+                      body: Bytes| {
                     *counter.lock().unwrap() += 1;
-                    echo(method, uri, headers, body)
+                    echo(peer, method, uri, headers, body)
                 },
             );
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap()
+        });
         Self {
             url,
             hits,
@@ -62,6 +76,7 @@ impl MockUpstream {
 }
 
 async fn echo(
+    peer: SocketAddr,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -78,6 +93,7 @@ async fn echo(
         "uri": uri.to_string(),
         "headers": h,
         "body": String::from_utf8_lossy(&body),
+        "peer": peer.to_string(),
     }))
 }
 

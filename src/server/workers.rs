@@ -1,0 +1,182 @@
+//! Serving connections on worker threads, the way nginx's worker processes do. One accept loop
+//! hands each new connection, in turn, to one of `server.worker_threads` threads; each runs its
+//! own single-threaded Tokio runtime and its own upstream connection pool. A request is then
+//! handled on one thread from its first byte to its last, upstream round trip included: no task
+//! moves between cores, no lock is contended, no wake-up crosses threads. (One shared
+//! multi-threaded runtime spent a third of the gateway's time per request on exactly that.)
+
+use std::cell::Cell;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tower::ServiceExt;
+
+thread_local! {
+    static INDEX: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The index of the worker thread the caller runs on; `0` off the worker threads.
+pub fn index() -> usize {
+    INDEX.with(Cell::get)
+}
+
+/// How many worker threads `configured` (`server.worker_threads`) means: one per CPU if unset.
+pub fn count(configured: Option<usize>) -> usize {
+    configured.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// A connection on its way to a worker: deregistered from the accepting runtime.
+type Accepted = (std::net::TcpStream, SocketAddr);
+
+/// The running worker threads.
+pub(super) struct Workers {
+    inboxes: Vec<mpsc::UnboundedSender<Accepted>>,
+    /// Dropped to stop the workers at once, connections and all (also when the server future is
+    /// itself dropped).
+    kill: Vec<oneshot::Sender<()>>,
+    done: Vec<oneshot::Receiver<()>>,
+    next: usize,
+}
+
+impl Workers {
+    /// Starts `count` workers serving `router`.
+    pub(super) fn start(count: usize, router: &Router) -> io::Result<Self> {
+        let mut workers = Self {
+            inboxes: Vec::with_capacity(count),
+            kill: Vec::with_capacity(count),
+            done: Vec::with_capacity(count),
+            next: 0,
+        };
+        for index in 0..count {
+            let (inbox, connections) = mpsc::unbounded_channel();
+            let (kill, killed) = oneshot::channel::<()>();
+            let (finished, done) = oneshot::channel();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let router = router.clone();
+            std::thread::Builder::new()
+                .name(format!("portcullis-worker-{index}"))
+                .spawn(move || {
+                    INDEX.set(index);
+                    runtime.block_on(async {
+                        tokio::select! {
+                            () = work(connections, router) => {}
+                            _ = killed => {}
+                        }
+                    });
+                    // Dropping the runtime ends whatever it still runs (upgraded connections).
+                    drop(runtime);
+                    let _ = finished.send(());
+                })?;
+            workers.inboxes.push(inbox);
+            workers.kill.push(kill);
+            workers.done.push(done);
+        }
+        Ok(workers)
+    }
+
+    /// Hands a newly accepted connection to the next worker in turn.
+    fn dispatch(&mut self, tcp: TcpStream, peer: SocketAddr) {
+        // Responses are written whole; waiting for more to coalesce (Nagle) only adds latency.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+        match tcp.into_std() {
+            Ok(tcp) => {
+                let _ = self.inboxes[self.next].send((tcp, peer));
+                self.next = (self.next + 1) % self.inboxes.len();
+            }
+            Err(e) => tracing::debug!(error = %e, "accepted connection lost"),
+        }
+    }
+
+    /// Accepts connections on `listener` and hands them out, until the process runs out of
+    /// something it cannot wait out.
+    pub(super) async fn accept(&mut self, listener: &TcpListener) {
+        loop {
+            match listener.accept().await {
+                Ok((tcp, peer)) => self.dispatch(tcp, peer),
+                // The client gave up before we took the connection: nothing to do.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionAborted
+                            | io::ErrorKind::ConnectionReset
+                            | io::ErrorKind::ConnectionRefused
+                    ) => {}
+                // Out of file descriptors or memory: retrying at once would spin.
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot accept connections");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// Stops handing out connections and lets the workers finish the requests in flight (idle
+    /// connections close at once) for at most `grace`; then drops what is left. Returns whether
+    /// everything finished in time.
+    pub(super) async fn shutdown(self, grace: Duration) -> bool {
+        drop(self.inboxes);
+        let deadline = Instant::now() + grace;
+        let mut in_time = true;
+        let mut late = Vec::new();
+        for mut done in self.done {
+            if in_time && tokio::time::timeout_at(deadline, &mut done).await.is_ok() {
+                continue;
+            }
+            in_time = false;
+            late.push(done);
+        }
+        drop(self.kill);
+        for done in late {
+            let _ = done.await;
+        }
+        in_time
+    }
+}
+
+/// One worker: serves the connections it is handed until the accept loop stops, then shuts them
+/// down gracefully.
+async fn work(mut connections: mpsc::UnboundedReceiver<Accepted>, router: Router) {
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    while let Some((tcp, peer)) = connections.recv().await {
+        let tcp = match TcpStream::from_std(tcp) {
+            Ok(tcp) => tcp,
+            Err(e) => {
+                tracing::debug!(error = %e, "accepted connection lost");
+                continue;
+            }
+        };
+        let service = router.clone().map_request(move |req: Request<Incoming>| {
+            let mut req = req.map(Body::new);
+            req.extensions_mut().insert(ConnectInfo(peer));
+            req
+        });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(tcp), TowerToHyperService::new(service))
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::trace!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    graceful.shutdown().await;
+}
