@@ -6,6 +6,10 @@
 //! `X.Forwarded.User` are one header to many frameworks), and a value that is not a safe header
 //! value is never sent.
 
+use std::ops::Deref;
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 
@@ -23,6 +27,41 @@ const FORWARDING_HEADERS: [&str; 10] = [
     "x-auth-request-groups",
     "x-auth-request-preferred-username",
 ];
+
+/// A verified identity's claims (from an ID token or an access token), with the identity headers
+/// rendered from them kept alongside. Sessions and bearer tokens come out of caches, so an identity
+/// seen again is not mapped to headers again: the request only copies the rendered values.
+#[derive(Debug, Default)]
+pub struct Claims {
+    map: Map<String, Value>,
+    /// The identity headers for the mappings in force when they were last rendered.
+    rendered: ArcSwapOption<Rendered>,
+}
+
+/// Identity headers rendered for one set of mappings.
+#[derive(Debug)]
+struct Rendered {
+    /// The mappings the headers were rendered with; a reload brings new ones.
+    mappings: Arc<[HeaderMapping]>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl From<Map<String, Value>> for Claims {
+    fn from(map: Map<String, Value>) -> Self {
+        Self {
+            map,
+            rendered: ArcSwapOption::empty(),
+        }
+    }
+}
+
+impl Deref for Claims {
+    type Target = Map<String, Value>;
+
+    fn deref(&self) -> &Map<String, Value> {
+        &self.map
+    }
+}
 
 /// A claim reference: a top-level name such as `custom:roles`, or a dotted path into nested objects
 /// (`address.country`), with `\.` standing for a literal dot inside a name.
@@ -182,7 +221,7 @@ fn collect(value: &Value, split: Option<&str>, out: &mut Vec<String>, depth: usi
 /// `[[headers]]` mappings added (or replacing a default of the same name).
 #[derive(Debug, Clone)]
 pub struct IdentityHeaders {
-    mappings: Vec<HeaderMapping>,
+    mappings: Arc<[HeaderMapping]>,
 }
 
 impl IdentityHeaders {
@@ -202,7 +241,9 @@ impl IdentityHeaders {
         .filter(|d| !custom.iter().any(|c| c.name == d.name))
         .collect();
         mappings.extend(custom);
-        Self { mappings }
+        Self {
+            mappings: mappings.into(),
+        }
     }
 
     /// The mapping for `name`, if any.
@@ -234,13 +275,34 @@ impl IdentityHeaders {
         }
     }
 
-    /// Adds the identity headers for `claims` (call after [`strip`](Self::strip)).
-    pub fn apply(&self, claims: &Map<String, Value>, headers: &mut HeaderMap) {
-        for m in &self.mappings {
-            if let Some(v) = m.value(claims) {
-                headers.insert(m.name.clone(), v);
-            }
+    /// Adds the identity headers for `claims` (call after [`strip`](Self::strip)), rendering
+    /// them only if `claims` has not been rendered with these mappings before.
+    pub fn apply(&self, claims: &Claims, headers: &mut HeaderMap) {
+        let cached = claims.rendered.load();
+        if let Some(rendered) = cached
+            .as_ref()
+            .filter(|r| Arc::ptr_eq(&r.mappings, &self.mappings))
+        {
+            insert_all(&rendered.headers, headers);
+            return;
         }
+        let rendered = Rendered {
+            mappings: self.mappings.clone(),
+            headers: self
+                .mappings
+                .iter()
+                .filter_map(|m| Some((m.name.clone(), m.value(claims)?)))
+                .collect(),
+        };
+        insert_all(&rendered.headers, headers);
+        claims.rendered.store(Some(Arc::new(rendered)));
+    }
+}
+
+/// Sets each of `rendered` in `headers`; the values share their bytes with `rendered`.
+fn insert_all(rendered: &[(HeaderName, HeaderValue)], headers: &mut HeaderMap) {
+    for (name, value) in rendered {
+        headers.insert(name.clone(), value.clone());
     }
 }
 
@@ -361,7 +423,9 @@ mod tests {
         let ids = IdentityHeaders::with_defaults(vec![]);
         let mut h = HeaderMap::new();
         ids.apply(
-            &claims(json!({"sub": "u1", "email": "a@b.c", "preferred_username": "alice", "groups": ["g1", "g2"]})),
+            &Claims::from(claims(
+                json!({"sub": "u1", "email": "a@b.c", "preferred_username": "alice", "groups": ["g1", "g2"]}),
+            )),
             &mut h,
         );
         assert_eq!(h["x-forwarded-user"], "u1");
@@ -370,7 +434,9 @@ mod tests {
         assert_eq!(h["x-forwarded-groups"], "g1,g2");
         let mut h = HeaderMap::new();
         ids.apply(
-            &claims(json!({"sub": "u1", "cognito:username": "bob", "preferred_username": "x"})),
+            &Claims::from(claims(
+                json!({"sub": "u1", "cognito:username": "bob", "preferred_username": "x"}),
+            )),
             &mut h,
         );
         assert_eq!(h["x-forwarded-preferred-username"], "bob");
@@ -382,7 +448,28 @@ mod tests {
         m.name = HeaderName::from_static("x-forwarded-user");
         let ids = IdentityHeaders::with_defaults(vec![m]);
         let mut h = HeaderMap::new();
-        ids.apply(&claims(json!({"sub": "u1", "email": "a@b.c"})), &mut h);
+        ids.apply(
+            &Claims::from(claims(json!({"sub": "u1", "email": "a@b.c"}))),
+            &mut h,
+        );
+        assert_eq!(h["x-forwarded-user"], "a@b.c");
+    }
+
+    #[test]
+    fn rendered_headers_follow_the_mappings_in_force() {
+        let identity = Claims::from(claims(json!({"sub": "u1", "email": "a@b.c"})));
+        let before = IdentityHeaders::with_defaults(vec![]);
+        for _ in 0..2 {
+            let mut h = HeaderMap::new();
+            before.apply(&identity, &mut h);
+            assert_eq!(h["x-forwarded-user"], "u1");
+        }
+        // A reload brings other mappings: the rendering kept for the old ones is not reused.
+        let mut m = mapping("email", None, ",");
+        m.name = HeaderName::from_static("x-forwarded-user");
+        let after = IdentityHeaders::with_defaults(vec![m]);
+        let mut h = HeaderMap::new();
+        after.apply(&identity, &mut h);
         assert_eq!(h["x-forwarded-user"], "a@b.c");
     }
 

@@ -229,7 +229,7 @@ pub enum Audience<'a> {
 #[derive(Debug, Clone)]
 pub struct BearerToken {
     /// Its claims.
-    pub claims: std::sync::Arc<Map<String, Value>>,
+    pub claims: std::sync::Arc<crate::identity::Claims>,
     /// Its scopes (`scope`, space separated, or `scp`, a list).
     pub scopes: Vec<String>,
 }
@@ -282,7 +282,7 @@ impl Issuer {
             _ => Vec::new(),
         };
         Ok(BearerToken {
-            claims: std::sync::Arc::new(claims),
+            claims: std::sync::Arc::new(claims.into()),
             scopes,
         })
     }

@@ -4,18 +4,19 @@
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue, Method};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::AppState;
 use super::authn::{Authn, authenticate};
 use super::bearer::BearerFailure;
+use crate::identity::Claims;
 use crate::policy::{CanonicalPath, Denial, Principal, Route};
 
 /// What may happen to a request.
 pub(super) enum Access {
     /// Through, with the identity (session or bearer claims) when there is one.
     Allowed {
-        claims: Option<Arc<Map<String, Value>>>,
+        claims: Option<Arc<Claims>>,
         cookies: Vec<HeaderValue>,
     },
     /// Nobody is signed in and the route needs someone.
@@ -23,7 +24,7 @@ pub(super) enum Access {
     /// Refused by the rules (and logged with the rule that refused); `scope` when a bearer
     /// token lacked a required scope.
     Forbidden {
-        claims: Option<Arc<Map<String, Value>>>,
+        claims: Option<Arc<Claims>>,
         cookies: Vec<HeaderValue>,
         scope: bool,
     },
@@ -48,7 +49,7 @@ pub(super) async fn decide(
     let authn = authenticate(app, headers).await;
     let public = matches!(route, Route::Public(_));
     let (claims, scopes, cookies) = match authn {
-        Authn::SignedIn { session, cookies } => (Some(session.claims), None, cookies),
+        Authn::SignedIn { session, cookies } => (Some(session.claims.clone()), None, cookies),
         Authn::Bearer(token) => (Some(token.claims), Some(token.scopes), Vec::new()),
         Authn::Anonymous { cookies } => (None, None, cookies),
         // A public route needs neither the store nor a valid token; the rest cannot be decided.

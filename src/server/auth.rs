@@ -296,7 +296,7 @@ pub(super) async fn sign_out(
         .await
         .ok()
         .flatten();
-    let mut cookies = app.0.sessions.end(session.as_ref(), &headers).await;
+    let mut cookies = app.0.sessions.end(session.as_deref(), &headers).await;
     let settings = &app.0.settings;
     let signed_out_uri = format!("{}{SIGNED_OUT_PATH}", settings.server.public_origin);
     let issuer_logout: Option<Url> = if let Some(domain) = &settings.oidc.cognito_domain {
@@ -353,7 +353,7 @@ pub(super) async fn userinfo(State(app): State<AppState>, headers: HeaderMap) ->
     let (claims, expires_at, cookies) = match authenticate(&app, &headers).await {
         Authn::SignedIn { session, cookies } => {
             let ends = session.ends_at(app.0.settings.session.idle_timeout);
-            (session.claims, ends, cookies)
+            (session.claims.clone(), ends, cookies)
         }
         Authn::Bearer(token) => {
             let exp = token.claims.get("exp").and_then(Value::as_u64).unwrap_or(0);

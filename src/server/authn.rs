@@ -2,6 +2,7 @@
 //! has one; else the request's session, with its tokens refreshed when they are due and its idle
 //! clock advanced, plus the `Set-Cookie` values that record either.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue};
@@ -19,7 +20,7 @@ const MAX_TOUCH_INTERVAL: Duration = Duration::from_secs(300);
 pub(super) enum Authn {
     /// A session that may be served; `cookies` update it in the browser.
     SignedIn {
-        session: Session,
+        session: Arc<Session>,
         cookies: Vec<HeaderValue>,
     },
     /// A valid bearer token.
@@ -60,7 +61,7 @@ pub(super) async fn authenticate(app: &AppState, headers: &HeaderMap) -> Authn {
             .await
         {
             Ok(fresh) => {
-                session = fresh;
+                session = Arc::new(fresh);
                 changed = true;
             }
             Err(RefreshFailure::Rejected) => {
@@ -79,11 +80,15 @@ pub(super) async fn authenticate(app: &AppState, headers: &HeaderMap) -> Authn {
     }
     let touch_every = (settings.idle_timeout / 10).min(MAX_TOUCH_INTERVAL);
     if now.saturating_sub(session.last_seen) >= touch_every.as_secs() {
-        session.last_seen = now;
+        Arc::make_mut(&mut session).last_seen = now;
         changed = true;
     }
     let cookies = if changed {
-        match inner.sessions.save(&mut session, headers, now).await {
+        match inner
+            .sessions
+            .save(Arc::make_mut(&mut session), headers, now)
+            .await
+        {
             Ok(cookies) => cookies,
             // Signed out (here or on another replica) while this request was under way.
             Err(SaveError::Ended) => {

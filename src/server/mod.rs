@@ -275,7 +275,7 @@ async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response 
             let response = if scope {
                 GatewayError::InsufficientScope.into_response()
             } else {
-                auth::forbidden(&app, &req, claims.as_deref(), &path)
+                auth::forbidden(&app, &req, claims.as_deref().map(|c| &**c), &path)
             };
             return auth::with_cookies(response, cookies);
         }

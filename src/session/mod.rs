@@ -29,6 +29,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 use crate::config::{Settings, StoreSettings};
+use crate::identity::Claims;
 use crate::oidc::{LOGOUT_TOKEN_MAX_AGE, LogoutRequest, unverified_claims};
 
 /// Largest sealed value placed in one cookie; with the name and attributes this stays under the
@@ -62,7 +63,7 @@ pub struct Session {
     pub tokens_expire_at: u64,
     /// Claims of `id_token`, decoded on load (shared: sessions are cloned from a cache).
     #[serde(skip)]
-    pub claims: Arc<Map<String, Value>>,
+    pub claims: Arc<Claims>,
     /// Where the session lives in Redis (Redis store only; set on first save).
     #[serde(skip)]
     pub ticket: Option<Ticket>,
@@ -105,7 +106,7 @@ impl Session {
             .and_then(Value::as_u64)
             .unwrap_or(self.issued_at);
         self.id_token = id_token;
-        self.claims = Arc::new(claims);
+        self.claims = Arc::new(claims.into());
         if refresh_token.is_some() {
             self.refresh_token = refresh_token;
         }
@@ -148,7 +149,7 @@ impl Session {
 /// A session from its serialised form, claims decoded.
 fn decode(plain: &[u8]) -> Option<Session> {
     let mut session: Session = serde_json::from_slice(plain).ok()?;
-    session.claims = Arc::new(unverified_claims(&session.id_token).ok()?);
+    session.claims = Arc::new(unverified_claims(&session.id_token).ok()?.into());
     Some(session)
 }
 
@@ -300,24 +301,24 @@ impl Sessions {
         &self,
         headers: &HeaderMap,
         now: u64,
-    ) -> Result<Option<Session>, StoreUnavailable> {
+    ) -> Result<Option<Arc<Session>>, StoreUnavailable> {
         let Some(sealed) = self.jar.read_chunks(headers, MAX_CHUNKS) else {
             return Ok(None);
         };
         if let Some(cached) = self.opened.as_ref().and_then(|c| c.get(&sealed)) {
-            return Ok(Some(Session::clone(&cached)).filter(|s| s.ends_at(self.idle_timeout) > now));
+            return Ok(Some(cached).filter(|s| s.ends_at(self.idle_timeout) > now));
         }
         let Some(plain) = self.codec.open(self.jar.base(), &sealed) else {
             return Ok(None);
         };
         let session = match &self.backend {
-            Backend::Cookie => decode(&plain).inspect(|s| {
+            Backend::Cookie => decode(&plain).map(Arc::new).inspect(|s| {
                 if let Some(cache) = &self.opened {
-                    cache.insert(sealed.clone(), Arc::new(s.clone()));
+                    cache.insert(sealed.clone(), s.clone());
                 }
             }),
             Backend::Redis(store) => match Ticket::from_bytes(&plain) {
-                Some(ticket) => fetch(store, ticket).await?,
+                Some(ticket) => fetch(store, ticket).await?.map(Arc::new),
                 None => None,
             },
         };
