@@ -283,16 +283,19 @@ async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response 
         Access::Unavailable => return GatewayError::StoreUnavailable.into_response(),
         Access::IssuerUnavailable => return GatewayError::IssuerUnavailable.into_response(),
     };
-    // The upstream gets the path that was authorized, never another reading of it.
-    let target = match req.uri().query() {
-        Some(q) => format!("{}?{q}", path.as_str()),
-        None => path.as_str().to_string(),
-    };
-    let mut parts = req.uri().clone().into_parts();
-    parts.path_and_query = PathAndQuery::try_from(target).ok();
-    match Uri::from_parts(parts) {
-        Ok(uri) => *req.uri_mut() = uri,
-        Err(_) => return GatewayError::BadPath.into_response(),
+    // The upstream gets the path that was authorized, never another reading of it. (Usually
+    // the two are the same text, and the request's URI stands.)
+    if path.as_str() != req.uri().path() {
+        let target = match req.uri().query() {
+            Some(q) => format!("{}?{q}", path.as_str()),
+            None => path.as_str().to_string(),
+        };
+        let mut parts = req.uri().clone().into_parts();
+        parts.path_and_query = PathAndQuery::try_from(target).ok();
+        match Uri::from_parts(parts) {
+            Ok(uri) => *req.uri_mut() = uri,
+            Err(_) => return GatewayError::BadPath.into_response(),
+        }
     }
     let peer = peer(&req).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let server = &app.0.settings.server;

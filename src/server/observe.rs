@@ -57,23 +57,38 @@ fn well_formed(id: &HeaderValue) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
 }
 
+/// A random request id: 32 hex digits.
+fn new_request_id() -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let n = rand::random::<u128>();
+    let mut text = [0u8; 32];
+    for (i, c) in text.iter_mut().enumerate() {
+        *c = HEX[((n >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    HeaderValue::from_bytes(&text).unwrap_or(HeaderValue::from_static("-"))
+}
+
 /// The middleware.
 pub(super) async fn observe(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
     let id = match req.headers().get(&REQUEST_ID) {
         Some(v) if well_formed(v) => v.clone(),
-        _ => HeaderValue::from_str(&format!("{:032x}", rand::random::<u128>()))
-            .unwrap_or(HeaderValue::from_static("-")),
+        _ => new_request_id(),
     };
     req.headers_mut().insert(REQUEST_ID, id.clone());
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let route = route_class(&path);
+    let route = route_class(req.uri().path());
+    // Kept only for the access log.
+    let logged = app
+        .0
+        .settings
+        .log
+        .access
+        .then(|| (req.method().clone(), req.uri().path().to_string()));
     let mut response = next.run(req).await;
     response.headers_mut().insert(REQUEST_ID, id.clone());
     let status = response.status();
     app.0.counters.count(route, status);
-    if app.0.settings.log.access {
+    if let Some((method, path)) = logged {
         tracing::info!(
             target: "portcullis::access",
             request_id = id.to_str().unwrap_or("-"),
@@ -103,5 +118,12 @@ mod tests {
         assert_eq!(route_class("/oauth2/start"), 1);
         assert_eq!(route_class("/readyz"), 2);
         assert_eq!(route_class("/app"), 0);
+        let (a, b) = (new_request_id(), new_request_id());
+        assert_ne!(a, b);
+        for id in [a, b] {
+            assert!(well_formed(&id));
+            assert_eq!(id.len(), 32);
+            assert!(id.as_bytes().iter().all(u8::is_ascii_hexdigit), "{id:?}");
+        }
     }
 }
