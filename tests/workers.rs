@@ -1,5 +1,6 @@
-//! Worker threads: connections are handed out in turn, and each worker keeps its own upstream
-//! connections, so a request never waits on another thread's.
+//! Worker threads and upstream connections: client connections are handed to the workers in
+//! turn, and each client connection gets an upstream connection of its own, kept for its next
+//! requests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,7 +12,7 @@ use common::upstream::assert_alice;
 use common::*;
 
 #[tokio::test]
-async fn each_worker_serves_its_connections_over_its_own_upstream_connections() {
+async fn each_client_connection_keeps_an_upstream_connection_of_its_own() {
     let issuer = MockIssuer::start().await;
     let upstream = MockUpstream::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -24,12 +25,12 @@ async fn each_worker_serves_its_connections_over_its_own_upstream_connections() 
     sign_in(&browser, &gw).await;
     let cookie = browser.cookies_for(&gw.url);
 
-    // Three clients, one connection each, taking turns: the three connections land on the three
-    // workers, and each worker reuses the one upstream connection it opened.
+    // Three clients, one connection each, taking turns (their connections land on the three
+    // workers): each client connection's requests reuse the upstream connection it opened.
     let clients: Vec<reqwest::Client> = (0..3).map(|_| reqwest::Client::new()).collect();
-    let mut peers = HashSet::new();
+    let mut peers = vec![HashSet::new(); clients.len()];
     for _ in 0..3 {
-        for client in &clients {
+        for (client, seen) in clients.iter().zip(&mut peers) {
             let echo: serde_json::Value = client
                 .get(format!("{}/app", gw.url))
                 .header("Cookie", &cookie)
@@ -40,9 +41,40 @@ async fn each_worker_serves_its_connections_over_its_own_upstream_connections() 
                 .await
                 .unwrap();
             assert_alice(&echo);
-            peers.insert(echo["peer"].as_str().unwrap().to_string());
+            seen.insert(echo["peer"].as_str().unwrap().to_string());
         }
     }
+    assert!(peers.iter().all(|p| p.len() == 1), "{peers:?}");
     // One shared pool would have carried these strictly sequential requests on one connection.
-    assert_eq!(peers.len(), 3, "{peers:?}");
+    let all: HashSet<&String> = peers.iter().flatten().collect();
+    assert_eq!(all.len(), 3, "{peers:?}");
+}
+
+#[tokio::test]
+async fn a_request_after_the_app_closed_the_upstream_connection_gets_a_new_one() {
+    let issuer = MockIssuer::start().await;
+    let upstream = MockUpstream::start().await;
+    let gw = Gateway::start(&issuer, &upstream.url).await;
+    let browser = Browser::new();
+    sign_in(&browser, &gw).await;
+    let cookie = browser.cookies_for(&gw.url);
+    let client = reqwest::Client::new();
+    let get = |path: &str| {
+        client
+            .get(format!("{}{path}", gw.url))
+            .header("Cookie", &cookie)
+            .send()
+    };
+    let first: serde_json::Value = get("/before").await.unwrap().json().await.unwrap();
+    let closing = get("/close").await.unwrap();
+    assert_eq!(closing.status(), 200);
+    assert_eq!(closing.text().await.unwrap(), "closing");
+    for _ in 0..3 {
+        let echo: serde_json::Value = get("/after").await.unwrap().json().await.unwrap();
+        assert_alice(&echo);
+        assert_ne!(
+            echo["peer"], first["peer"],
+            "the closed connection was reused"
+        );
+    }
 }

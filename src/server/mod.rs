@@ -9,7 +9,7 @@ mod bearer;
 mod error;
 mod forward_auth;
 mod observe;
-pub mod workers;
+mod workers;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -104,10 +104,7 @@ impl AppState {
                 .map(|b| bearer::Bearers::new(b, &settings.oidc))
                 .transpose()
                 .map_err(|e| e.to_string())?,
-            upstream: Upstream::new(
-                &settings.upstream,
-                workers::count(settings.server.worker_threads),
-            ),
+            upstream: Upstream::new(&settings.upstream),
             issuer,
             settings,
         })))

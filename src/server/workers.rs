@@ -1,11 +1,10 @@
 //! Serving connections on worker threads, the way nginx's worker processes do. One accept loop
 //! hands each new connection, in turn, to one of `server.worker_threads` threads; each runs its
-//! own single-threaded Tokio runtime and its own upstream connection pool. A request is then
-//! handled on one thread from its first byte to its last, upstream round trip included: no task
-//! moves between cores, no lock is contended, no wake-up crosses threads. (One shared
-//! multi-threaded runtime spent a third of the gateway's time per request on exactly that.)
+//! own single-threaded Tokio runtime. A client connection is served by one task there, which
+//! also drives the connection's upstream connection ([`Connections`]): a request is handled in
+//! one task from its first byte to its last, upstream round trip included. No task moves between
+//! cores, no lock is contended, no wake-up crosses threads.
 
-use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -24,17 +23,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
-thread_local! {
-    static INDEX: Cell<usize> = const { Cell::new(0) };
-}
-
-/// The index of the worker thread the caller runs on; `0` off the worker threads.
-pub fn index() -> usize {
-    INDEX.with(Cell::get)
-}
+use crate::proxy::Connections;
 
 /// How many worker threads `configured` (`server.worker_threads`) means: one per CPU if unset.
-pub fn count(configured: Option<usize>) -> usize {
+pub(super) fn count(configured: Option<usize>) -> usize {
     configured.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
@@ -71,7 +63,6 @@ impl Workers {
             std::thread::Builder::new()
                 .name(format!("portcullis-worker-{index}"))
                 .spawn(move || {
-                    INDEX.set(index);
                     runtime.block_on(async {
                         tokio::select! {
                             () = work(connections, router) => {}
@@ -163,9 +154,11 @@ async fn work(mut connections: mpsc::UnboundedReceiver<Accepted>, router: Router
                 continue;
             }
         };
+        let (upstream, drive_upstream) = Connections::new();
         let service = router.clone().map_request(move |req: Request<Incoming>| {
             let mut req = req.map(Body::new);
             req.extensions_mut().insert(ConnectInfo(peer));
+            req.extensions_mut().insert(upstream.clone());
             req
         });
         let connection = builder
@@ -173,7 +166,8 @@ async fn work(mut connections: mpsc::UnboundedReceiver<Accepted>, router: Router
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let (served, ()) = tokio::join!(connection, drive_upstream);
+            if let Err(e) = served {
                 tracing::trace!(error = %e, "connection ended with an error");
             }
         });

@@ -1,6 +1,7 @@
 //! A mock upstream app: echoes every request as JSON (method, path, headers, body, and the
 //! address of the connection it came on), offers a
-//! WebSocket echo at `/ws`, and a `/slow` route that never answers.
+//! WebSocket echo at `/ws`, a `/slow` route that never answers, and a `/close` route that closes
+//! its connection after answering.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -44,6 +45,11 @@ impl MockUpstream {
             )
             .route("/ws", get(ws))
             .route("/slow", get(std::future::pending::<&'static str>))
+            // Answers, then closes the connection (as an app's keep-alive timeout does).
+            .route(
+                "/close",
+                get(|| async { ([(axum::http::header::CONNECTION, "close")], "closing") }),
+            )
             .fallback(
                 move |ConnectInfo(peer): ConnectInfo<SocketAddr>,
                       method: Method,

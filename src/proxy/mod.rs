@@ -1,4 +1,5 @@
-//! Forwarding to the upstream: a pooled HTTP/1.1 client, bodies streamed both ways, hop-by-hop
+//! Forwarding to the upstream: HTTP/1.1 over each client connection's own upstream connection
+//! ([`Connections`]), bodies streamed both ways, hop-by-hop
 //! headers removed both ways, WebSocket upgrades spliced through. Other upgrade protocols (h2c
 //! above all) are not: a tunnel would carry requests past the identity headers.
 
@@ -8,11 +9,16 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::header::{CONNECTION, HOST, UPGRADE};
-use http::uri::{Authority, PathAndQuery, Scheme};
+use http::uri::{Authority, PathAndQuery};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri, Version};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+mod connections;
+
+pub use connections::Connections;
 
 use crate::config::UpstreamSettings;
 use crate::server::GatewayError;
@@ -42,32 +48,38 @@ pub struct Forwarded<'a> {
     pub prior_for: Option<HeaderValue>,
 }
 
-/// The upstream application and connection pools to it: one per worker thread, so that a
-/// request and its upstream connection are driven by the same thread.
+/// The I/O of an upstream connection.
+type Io = TokioIo<TcpStream>;
+
+/// The upstream application.
 pub struct Upstream {
-    clients: Vec<Client<HttpConnector, Body>>,
+    /// Host and port to connect to (`Host` for requests that lack one).
     origin: Authority,
     timeout: Duration,
+    connect_timeout: Duration,
+}
+
+/// Why a request did not get a response from the upstream.
+enum Failure {
+    Connect(std::io::Error),
+    ConnectTimeout,
+    Http(hyper::Error),
 }
 
 impl Upstream {
-    /// Clients for the configured upstream, for `workers` worker threads.
-    pub fn new(settings: &UpstreamSettings, workers: usize) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(settings.connect_timeout));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new());
+    /// The configured upstream.
+    pub fn new(settings: &UpstreamSettings) -> Self {
         Self {
-            clients: (0..workers.max(1))
-                .map(|_| client.build(connector.clone()))
-                .collect(),
             origin: settings.origin.clone(),
             timeout: settings.timeout,
+            connect_timeout: settings.connect_timeout,
         }
     }
 
     /// Sends `req` upstream and returns the upstream's response, streaming. The request has been
-    /// through [`take_hop_by_hop`] (which gave `upgrade`) and had its identity headers set.
+    /// through [`take_hop_by_hop`] (which gave `upgrade`) and had its identity headers set. It
+    /// goes over the client connection's upstream connection ([`Connections`], from the
+    /// request's extensions), or a connection of its own when it has none.
     pub async fn forward(
         &self,
         mut req: Request<Body>,
@@ -75,30 +87,22 @@ impl Upstream {
         fwd: &Forwarded<'_>,
     ) -> Response {
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
-
-        let path = req
-            .uri()
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(Scheme::HTTP);
-        parts.authority = Some(self.origin.clone());
-        parts.path_and_query = Some(path);
-        let Ok(uri) = Uri::from_parts(parts) else {
-            return GatewayError::UpstreamUnavailable.into_response();
-        };
         // HTTP/2 clients send :authority instead of Host; the app still wants the public host.
         if !req.headers().contains_key(HOST) {
-            if let Some(v) = req
-                .uri()
-                .authority()
-                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-            {
+            let host = req.uri().authority().unwrap_or(&self.origin);
+            if let Ok(v) = HeaderValue::from_str(host.as_str()) {
                 req.headers_mut().insert(HOST, v);
             }
         }
-        *req.uri_mut() = uri;
+        // Origin form (`/path?query`): what an HTTP/1.1 server expects from a client.
+        if req.uri().scheme().is_some() || req.uri().authority().is_some() {
+            let path = req
+                .uri()
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/"));
+            *req.uri_mut() = Uri::from(path);
+        }
         *req.version_mut() = Version::HTTP_11;
         let headers = req.headers_mut();
         set_forwarded(headers, fwd);
@@ -107,12 +111,28 @@ impl Upstream {
             headers.insert(UPGRADE, protocol.clone());
         }
 
+        let connections = match req.extensions().get::<Connections>() {
+            Some(c) => c.clone(),
+            None => {
+                let (connections, drive) = Connections::new();
+                tokio::spawn(drive);
+                connections
+            }
+        };
         let started = std::time::Instant::now();
-        let client = &self.clients[crate::server::workers::index() % self.clients.len()];
-        let mut response = match tokio::time::timeout(self.timeout, client.request(req)).await {
+        let mut response = match tokio::time::timeout(self.timeout, self.send(&connections, req))
+            .await
+        {
             Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "upstream request failed");
+            Ok(Err(failure)) => {
+                match failure {
+                    Failure::Connect(e) => tracing::warn!(error = %e, "upstream connection failed"),
+                    Failure::ConnectTimeout => tracing::warn!(
+                        timeout = ?self.connect_timeout,
+                        "upstream connection timed out"
+                    ),
+                    Failure::Http(e) => tracing::warn!(error = %e, "upstream request failed"),
+                }
                 return GatewayError::UpstreamUnavailable.into_response();
             }
             Err(_) => {
@@ -139,6 +159,48 @@ impl Upstream {
         let (mut parts, body) = response.into_parts();
         remove_hop_by_hop(&mut parts.headers);
         Response::from_parts(parts, Body::new(body))
+    }
+}
+
+impl Upstream {
+    /// Sends `req` on the kept connection, or on a new one if there is none, or if the kept
+    /// one turns out closed (or busy) before the request was written.
+    async fn send(
+        &self,
+        connections: &Connections,
+        mut req: Request<Body>,
+    ) -> Result<http::Response<Incoming>, Failure> {
+        if let Some(mut sender) = connections.take() {
+            let sent = sender.try_send_request(req);
+            connections.keep(sender);
+            match sent.await {
+                Ok(response) => return Ok(response),
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) => req = unsent,
+                    None => return Err(Failure::Http(e.into_error())),
+                },
+            }
+        }
+        let mut sender = self.connect(connections).await?;
+        let sent = sender.send_request(req);
+        connections.keep(sender);
+        sent.await.map_err(Failure::Http)
+    }
+
+    /// Opens a connection to the upstream, driven by `connections`.
+    async fn connect(&self, connections: &Connections) -> Result<SendRequest<Body>, Failure> {
+        let address = (self.origin.host(), self.origin.port_u16().unwrap_or(80));
+        let tcp = tokio::time::timeout(self.connect_timeout, TcpStream::connect(address))
+            .await
+            .map_err(|_| Failure::ConnectTimeout)?
+            .map_err(Failure::Connect)?;
+        // Requests are written whole; waiting for more to coalesce (Nagle) only adds latency.
+        tcp.set_nodelay(true).map_err(Failure::Connect)?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .map_err(Failure::Http)?;
+        connections.drive(connection);
+        Ok(sender)
     }
 }
 

@@ -1,0 +1,87 @@
+//! Upstream connections, one set per client connection. The first request of a client
+//! connection that goes upstream opens an HTTP/1.1 connection to the app, and its next requests
+//! reuse it. That upstream connection is driven by the client connection's own task, next to it:
+//! a request, its upstream round trip and its response never leave one task (and one thread),
+//! where a shared pool hands every request to the pooled connection's task and back. It closes
+//! with the client connection, or sooner if the app closes it (its keep-alive timeout).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::body::Body;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use hyper::client::conn::http1::{self, SendRequest};
+
+/// An upstream connection's I/O, driven until the app or the gateway closes it.
+type Link = Pin<Box<dyn Future<Output = Result<(), hyper::Error>> + Send>>;
+
+/// The upstream connections of one client connection. Cheap to clone; only the requests of that
+/// client connection use it, so its lock is never contended.
+#[derive(Clone)]
+pub struct Connections(Arc<Mutex<Inner>>);
+
+struct Inner {
+    /// The connection kept for the next request.
+    idle: Option<SendRequest<Body>>,
+    /// Newly opened connections, to the task that drives them.
+    links: tokio::sync::mpsc::UnboundedSender<Link>,
+}
+
+impl Connections {
+    /// A set for a new client connection, and the future that drives its upstream connections:
+    /// run it in the client connection's task, alongside the connection. It ends once the set is
+    /// dropped and its connections are closed.
+    pub fn new() -> (Self, impl Future<Output = ()> + Send) {
+        let (links, opened) = tokio::sync::mpsc::unbounded_channel();
+        let connections = Self(Arc::new(Mutex::new(Inner { idle: None, links })));
+        (connections, drive(opened))
+    }
+
+    /// The kept connection, unless the app has closed it.
+    pub(super) fn take(&self) -> Option<SendRequest<Body>> {
+        self.lock().idle.take().filter(|s| !s.is_closed())
+    }
+
+    /// Keeps `sender` for the next request (one is enough: a client connection sends its
+    /// requests one at a time; an extra one is dropped and closes when its response is done).
+    pub(super) fn keep(&self, sender: SendRequest<Body>) {
+        self.lock().idle.get_or_insert(sender);
+    }
+
+    /// Hands a newly opened connection's I/O to the driving task.
+    pub(super) fn drive(&self, connection: http1::Connection<super::Io, Body>) {
+        let link: Link = Box::pin(connection.with_upgrades());
+        // Refused only once the client connection is gone, and the request with it.
+        let _ = self.lock().links.send(link);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // The lock guards plain moves: a panic cannot leave it half-done.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Drives every connection opened through `opened` until each closes and no more can come.
+async fn drive(mut opened: tokio::sync::mpsc::UnboundedReceiver<Link>) {
+    let mut running = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            link = opened.recv() => match link {
+                Some(link) => running.push(link),
+                None => break,
+            },
+            Some(result) = running.next(), if !running.is_empty() => log(result),
+        }
+    }
+    while let Some(result) = running.next().await {
+        log(result);
+    }
+}
+
+fn log(result: Result<(), hyper::Error>) {
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "upstream connection ended with an error");
+    }
+}
