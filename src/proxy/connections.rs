@@ -8,10 +8,9 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Poll;
 
 use axum::body::Body;
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use hyper::client::conn::http1::{self, SendRequest};
 
 /// An upstream connection's I/O, driven until the app or the gateway closes it.
@@ -64,20 +63,33 @@ impl Connections {
 }
 
 /// Drives every connection opened through `opened` until each closes and no more can come.
+/// Each wake-up polls them all: a client connection has one upstream connection at a time
+/// (HTTP/2 clients may have a few), so a plain list beats any bookkeeping of which one woke.
 async fn drive(mut opened: tokio::sync::mpsc::UnboundedReceiver<Link>) {
-    let mut running = FuturesUnordered::new();
-    loop {
-        tokio::select! {
-            link = opened.recv() => match link {
-                Some(link) => running.push(link),
-                None => break,
-            },
-            Some(result) = running.next(), if !running.is_empty() => log(result),
+    let mut running: Vec<Link> = Vec::new();
+    let mut more = true;
+    std::future::poll_fn(|cx| {
+        while more {
+            match opened.poll_recv(cx) {
+                Poll::Ready(Some(link)) => running.push(link),
+                Poll::Ready(None) => more = false,
+                Poll::Pending => break,
+            }
         }
-    }
-    while let Some(result) = running.next().await {
-        log(result);
-    }
+        running.retain_mut(|link| match link.as_mut().poll(cx) {
+            Poll::Ready(result) => {
+                log(result);
+                false
+            }
+            Poll::Pending => true,
+        });
+        if more || !running.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
 }
 
 fn log(result: Result<(), hyper::Error>) {

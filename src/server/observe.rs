@@ -70,7 +70,6 @@ fn new_request_id() -> HeaderValue {
 
 /// The middleware.
 pub(super) async fn observe(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
-    let start = Instant::now();
     let id = match req.headers().get(&REQUEST_ID) {
         Some(v) if well_formed(v) => v.clone(),
         _ => new_request_id(),
@@ -78,17 +77,15 @@ pub(super) async fn observe(State(app): State<AppState>, mut req: Request, next:
     req.headers_mut().insert(REQUEST_ID, id.clone());
     let route = route_class(req.uri().path());
     // Kept only for the access log.
-    let logged = app
-        .0
-        .settings
-        .log
-        .access
-        .then(|| (req.method().clone(), req.uri().path().to_string()));
+    let logged = app.0.settings.log.access.then(|| {
+        let start = Instant::now();
+        (start, req.method().clone(), req.uri().path().to_string())
+    });
     let mut response = next.run(req).await;
     response.headers_mut().insert(REQUEST_ID, id.clone());
     let status = response.status();
     app.0.counters.count(route, status);
-    if let Some((method, path)) = logged {
+    if let Some((start, method, path)) = logged {
         tracing::info!(
             target: "portcullis::access",
             request_id = id.to_str().unwrap_or("-"),
