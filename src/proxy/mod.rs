@@ -3,12 +3,14 @@
 //! headers removed both ways, WebSocket upgrades spliced through. Other upgrade protocols (h2c
 //! above all) are not: a tunnel would carry requests past the identity headers.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use http::header::{CONNECTION, HOST, UPGRADE};
+use http::header::{
+    CONNECTION, HOST, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING,
+    UPGRADE,
+};
 use http::uri::{Authority, PathAndQuery};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri, Version};
 use hyper::body::Incoming;
@@ -20,29 +22,31 @@ mod connections;
 
 pub use connections::Connections;
 
-use crate::config::UpstreamSettings;
+use crate::config::{ServerSettings, UpstreamSettings};
 use crate::server::GatewayError;
 
-/// Headers that describe one connection, not the message (RFC 9110, section 7.6.1).
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
+/// Headers that describe one connection, not the message (RFC 9110, section 7.6.1), and
+/// `Upgrade`. Compared as header names: for the standard ones that is an integer comparison.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    PROXY_AUTHENTICATE,
+    PROXY_AUTHORIZATION,
+    HeaderName::from_static("proxy-connection"),
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+    UPGRADE,
 ];
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// How the gateway describes the client to the upstream.
 pub struct Forwarded<'a> {
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// `X-Forwarded-Proto`: the public scheme.
-    pub proto: &'a str,
-    /// `X-Forwarded-Host`: the public host.
-    pub host: &'a str,
+    /// The client's address as text, when known (rendered once per client connection).
+    pub peer: Option<&'a HeaderValue>,
     /// The `X-Forwarded-For` chain the request arrived with (read before client headers were
     /// stripped), to which the client's address is appended.
     pub prior_for: Option<HeaderValue>,
@@ -57,6 +61,10 @@ pub struct Upstream {
     origin: Authority,
     timeout: Duration,
     connect_timeout: Duration,
+    /// `X-Forwarded-Proto`: the public scheme.
+    proto: Option<HeaderValue>,
+    /// `X-Forwarded-Host`: the public host.
+    host: Option<HeaderValue>,
 }
 
 /// Why a request did not get a response from the upstream.
@@ -67,24 +75,27 @@ enum Failure {
 }
 
 impl Upstream {
-    /// The configured upstream.
-    pub fn new(settings: &UpstreamSettings) -> Self {
+    /// The configured upstream, for a gateway served at `server`'s public URL.
+    pub fn new(settings: &UpstreamSettings, server: &ServerSettings) -> Self {
         Self {
             origin: settings.origin.clone(),
             timeout: settings.timeout,
             connect_timeout: settings.connect_timeout,
+            proto: HeaderValue::from_str(&server.public_scheme).ok(),
+            host: HeaderValue::from_str(&server.public_host).ok(),
         }
     }
 
     /// Sends `req` upstream and returns the upstream's response, streaming. The request has been
     /// through [`take_hop_by_hop`] (which gave `upgrade`) and had its identity headers set. It
-    /// goes over the client connection's upstream connection ([`Connections`], from the
-    /// request's extensions), or a connection of its own when it has none.
+    /// goes over the client connection's upstream `connections`, or over a connection of its
+    /// own when there are none.
     pub async fn forward(
         &self,
         mut req: Request<Body>,
         upgrade: Option<HeaderValue>,
         fwd: &Forwarded<'_>,
+        connections: Option<&Connections>,
     ) -> Response {
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
         // HTTP/2 clients send :authority instead of Host; the app still wants the public host.
@@ -105,13 +116,13 @@ impl Upstream {
         }
         *req.version_mut() = Version::HTTP_11;
         let headers = req.headers_mut();
-        set_forwarded(headers, fwd);
+        self.set_forwarded(headers, fwd);
         if let Some(protocol) = &upgrade {
             headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
             headers.insert(UPGRADE, protocol.clone());
         }
 
-        let connections = match req.extensions().get::<Connections>() {
+        let connections = match connections {
             Some(c) => c.clone(),
             None => {
                 let (connections, drive) = Connections::new();
@@ -163,6 +174,33 @@ impl Upstream {
 }
 
 impl Upstream {
+    /// Sets `X-Forwarded-For` (the client's chain plus its address), `-Proto` and `-Host`.
+    fn set_forwarded(&self, headers: &mut HeaderMap, fwd: &Forwarded<'_>) {
+        // A load balancer in front appends to the chain, so it is kept; apps trust only its
+        // right end.
+        let prior = fwd
+            .prior_for
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.trim().is_empty());
+        let chain = match (prior, fwd.peer) {
+            (Some(prior), Some(peer)) => {
+                HeaderValue::try_from(format!("{prior}, {}", peer.to_str().unwrap_or(""))).ok()
+            }
+            (None, peer) => peer.cloned(),
+            (Some(_), None) => fwd.prior_for.clone(),
+        };
+        for (name, value) in [
+            (X_FORWARDED_FOR, chain),
+            (X_FORWARDED_PROTO, self.proto.clone()),
+            (X_FORWARDED_HOST, self.host.clone()),
+        ] {
+            if let Some(value) = value {
+                headers.insert(name, value);
+            }
+        }
+    }
+
     /// Sends `req` on the kept connection, or on a new one if there is none, or if the kept
     /// one turns out closed (or busy) before the request was written.
     async fn send(
@@ -228,7 +266,7 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // (no allocation) rather than costing a removal per hop-by-hop name.
     let mut doomed: Vec<HeaderName> = headers
         .keys()
-        .filter(|n| *n == UPGRADE || HOP_BY_HOP.contains(&n.as_str()))
+        .filter(|n| HOP_BY_HOP.contains(n))
         .cloned()
         .collect();
     doomed.extend(
@@ -241,25 +279,6 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     );
     for name in doomed {
         headers.remove(name);
-    }
-}
-
-/// Sets `X-Forwarded-For` (the client's chain plus its address), `-Proto` and `-Host`.
-fn set_forwarded(headers: &mut HeaderMap, fwd: &Forwarded<'_>) {
-    // A load balancer in front appends to the chain, so it is kept; apps trust only its right end.
-    let ip = fwd.peer.ip().to_string();
-    let chain = match fwd.prior_for.as_ref().and_then(|v| v.to_str().ok()) {
-        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
-        _ => ip,
-    };
-    for (name, value) in [
-        ("x-forwarded-for", chain.as_str()),
-        ("x-forwarded-proto", fwd.proto),
-        ("x-forwarded-host", fwd.host),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            headers.insert(HeaderName::from_static(name), v);
-        }
     }
 }
 
@@ -300,17 +319,35 @@ mod tests {
 
     #[test]
     fn forwarded_chain() {
-        let mut h = HeaderMap::new();
-        let fwd = Forwarded {
-            peer: "10.0.0.1:5555".parse().unwrap(),
-            proto: "https",
-            host: "app.example.com",
-            prior_for: Some(HeaderValue::from_static("203.0.113.9")),
+        let upstream = Upstream {
+            origin: Authority::from_static("127.0.0.1:8080"),
+            timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            proto: Some(HeaderValue::from_static("https")),
+            host: Some(HeaderValue::from_static("app.example.com")),
         };
-        set_forwarded(&mut h, &fwd);
-        assert_eq!(h["x-forwarded-for"], "203.0.113.9, 10.0.0.1");
-        assert_eq!(h["x-forwarded-proto"], "https");
-        assert_eq!(h["x-forwarded-host"], "app.example.com");
+        let peer = HeaderValue::from_static("10.0.0.1");
+        for (prior, peer, chain) in [
+            (
+                Some("203.0.113.9"),
+                Some(&peer),
+                Some("203.0.113.9, 10.0.0.1"),
+            ),
+            (None, Some(&peer), Some("10.0.0.1")),
+            (Some(" "), Some(&peer), Some("10.0.0.1")),
+            (Some("203.0.113.9"), None, Some("203.0.113.9")),
+            (None, None, None),
+        ] {
+            let mut h = HeaderMap::new();
+            let fwd = Forwarded {
+                peer,
+                prior_for: prior.map(HeaderValue::from_static),
+            };
+            upstream.set_forwarded(&mut h, &fwd);
+            assert_eq!(h.get("x-forwarded-for").map(|v| v.to_str().unwrap()), chain);
+            assert_eq!(h["x-forwarded-proto"], "https");
+            assert_eq!(h["x-forwarded-host"], "app.example.com");
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -35,6 +35,7 @@ use crate::policy::{CanonicalPath, Policy};
 use crate::proxy::{Forwarded, Upstream};
 use crate::session::{Refresher, Sessions};
 use access::Access;
+use workers::ClientConnection;
 
 /// Starts a sign-in: `?rd=PATH` is where to go afterwards.
 pub const START_PATH: &str = "/oauth2/start";
@@ -104,7 +105,7 @@ impl AppState {
                 .map(|b| bearer::Bearers::new(b, &settings.oidc))
                 .transpose()
                 .map_err(|e| e.to_string())?,
-            upstream: Upstream::new(&settings.upstream),
+            upstream: Upstream::new(&settings.upstream, &settings.server),
             issuer,
             settings,
         })))
@@ -232,11 +233,15 @@ pub async fn serve_with_reload(
     Ok(())
 }
 
-/// The client's address, when the server recorded it (not in `app()` tests without a socket).
+/// The client connection the request came on, when it came on one (not in requests handed to
+/// `app()` directly).
+fn client(req: &Request<Body>) -> Option<&ClientConnection> {
+    req.extensions().get::<ClientConnection>()
+}
+
+/// The client's address, when known.
 fn peer(req: &Request<Body>) -> Option<SocketAddr> {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0)
+    client(req).map(|c| c.peer)
 }
 
 async fn readyz(State(app): State<AppState>) -> Response {
@@ -294,8 +299,7 @@ async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response 
             Err(_) => return GatewayError::BadPath.into_response(),
         }
     }
-    let peer = peer(&req).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let server = &app.0.settings.server;
+    let connection = client(&req).cloned();
     let live = app.live();
     let identity = &live.identity;
     let headers = req.headers_mut();
@@ -309,10 +313,12 @@ async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response 
         identity.apply(claims, headers);
     }
     let fwd = Forwarded {
-        peer,
-        proto: &server.public_scheme,
-        host: &server.public_host,
+        peer: connection.as_ref().map(|c| &c.address),
         prior_for,
     };
-    auth::with_cookies(app.0.upstream.forward(req, upgrade, &fwd).await, cookies)
+    let upstream = connection.as_ref().map(|c| &c.upstream);
+    auth::with_cookies(
+        app.0.upstream.forward(req, upgrade, &fwd, upstream).await,
+        cookies,
+    )
 }

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::ConnectInfo;
-use http::Request;
+use http::{HeaderValue, Request};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -24,6 +23,17 @@ use tokio::time::Instant;
 use tower::ServiceExt;
 
 use crate::proxy::Connections;
+
+/// The client connection a request came on: set on each request as an extension.
+#[derive(Clone)]
+pub(super) struct ClientConnection {
+    /// The client's address.
+    pub(super) peer: SocketAddr,
+    /// Its IP address as text, for `X-Forwarded-For`: rendered once per connection.
+    pub(super) address: HeaderValue,
+    /// The connection's upstream connections.
+    pub(super) upstream: Connections,
+}
 
 /// How many worker threads `configured` (`server.worker_threads`) means: one per CPU if unset.
 pub(super) fn count(configured: Option<usize>) -> usize {
@@ -155,10 +165,15 @@ async fn work(mut connections: mpsc::UnboundedReceiver<Accepted>, router: Router
             }
         };
         let (upstream, drive_upstream) = Connections::new();
+        let client = ClientConnection {
+            peer,
+            address: HeaderValue::try_from(peer.ip().to_string())
+                .unwrap_or(HeaderValue::from_static("unknown")),
+            upstream,
+        };
         let service = router.clone().map_request(move |req: Request<Incoming>| {
             let mut req = req.map(Body::new);
-            req.extensions_mut().insert(ConnectInfo(peer));
-            req.extensions_mut().insert(upstream.clone());
+            req.extensions_mut().insert(client.clone());
             req
         });
         let connection = builder
