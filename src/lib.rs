@@ -20,4 +20,4 @@ pub mod redirect;
 pub mod server;
 pub mod session;
 
-pub use server::{app, serve, serve_with_reload};
+pub use server::{serve, serve_with_reload};

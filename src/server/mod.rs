@@ -11,8 +11,11 @@ mod forward_auth;
 mod observe;
 mod workers;
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -24,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use http::uri::PathAndQuery;
 use tokio::net::TcpListener;
-use tower_http::catch_panic::CatchPanicLayer;
+use tower::ServiceExt;
 
 pub use error::{GatewayError, escape_html, redirect};
 
@@ -35,6 +38,9 @@ use crate::policy::{CanonicalPath, Policy};
 use crate::proxy::{Forwarded, Upstream};
 use crate::session::{Refresher, Sessions};
 use access::Access;
+use futures_util::FutureExt;
+use hyper::body::Incoming;
+use observe::Target;
 use workers::ClientConnection;
 
 /// Starts a sign-in: `?rd=PATH` is where to go afterwards.
@@ -135,8 +141,9 @@ impl AppState {
     }
 }
 
-/// The gateway's router.
-pub fn app(state: AppState) -> Router {
+/// The routes the gateway owns (`/oauth2/…`, `/healthz`, `/readyz`), with the proxy for any other
+/// path under `/oauth2/`.
+fn routes(state: AppState) -> Router {
     Router::new()
         .route(START_PATH, get(auth::start))
         .route(CALLBACK_PATH, get(auth::callback))
@@ -155,13 +162,53 @@ pub fn app(state: AppState) -> Router {
         .route(HEALTHZ_PATH, get(|| async { "ok" }))
         .route(READYZ_PATH, get(readyz))
         .fallback(proxy)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            observe::observe,
-        ))
         .with_state(state)
-        // Outermost, so a bug anywhere below is a bare 500, never a dropped connection.
-        .layer(CatchPanicLayer::new())
+}
+
+/// Handles the requests of one client connection: observes each (request id, count, access
+/// log), and sends it to the gateway's own routes or, without routing, to the proxy: the path
+/// nearly every request takes.
+#[derive(Clone)]
+struct Gateway {
+    app: AppState,
+    routes: Router,
+    client: ClientConnection,
+}
+
+impl hyper::service::Service<Request<Incoming>> for Gateway {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let mut req = req.map(Body::new);
+        req.extensions_mut().insert(self.client.clone());
+        let (app, routes) = (self.app.clone(), self.routes.clone());
+        Box::pin(async move {
+            let app = &app;
+            let handled = observe::observe(app, req, move |req, target| async move {
+                match target {
+                    Target::Proxy => forward(app, req).await,
+                    Target::Auth | Target::Health => match routes.oneshot(req).await {
+                        Ok(response) => response,
+                        Err(never) => match never {},
+                    },
+                }
+            });
+            Ok(answer_even_if_it_panics(handled).await)
+        })
+    }
+}
+
+/// `handled`'s response, or a bare 500 if it panics: a bug is never a dropped connection.
+async fn answer_even_if_it_panics(handled: impl Future<Output = Response>) -> Response {
+    match AssertUnwindSafe(handled).catch_unwind().await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!("request handler panicked");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 /// Serves the gateway on `listener` until `shutdown` completes, then finishes in-flight requests
@@ -212,10 +259,13 @@ pub async fn serve_with_reload(
         .as_ref()
         .map(bearer::Bearers::spawn_discovery)
         .unwrap_or_default();
-    let mut workers = workers::Workers::start(
-        workers::count(state.0.settings.server.worker_threads),
-        &app(state),
-    )?;
+    let count = workers::count(state.0.settings.server.worker_threads);
+    let routes = routes(state.clone());
+    let mut workers = workers::Workers::start(count, move |client| Gateway {
+        app: state.clone(),
+        routes: routes.clone(),
+        client,
+    })?;
     tokio::select! {
         () = workers.accept(&listener) => {}
         () = shutdown => {}
@@ -254,9 +304,14 @@ async fn readyz(State(app): State<AppState>) -> Response {
     }
 }
 
+/// The routes' fallback: any other path under `/oauth2/` is the app's.
+async fn proxy(State(app): State<AppState>, req: Request<Body>) -> Response {
+    forward(&app, req).await
+}
+
 /// Everything the gateway does not own: allowed requests go upstream, on their canonical path,
 /// with identity headers; others are sent to sign in, refused, or told to retry.
-async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response {
+async fn forward(app: &AppState, mut req: Request<Body>) -> Response {
     let path = match CanonicalPath::parse(req.uri().path()) {
         Ok(p) => p,
         Err(e) => {
@@ -264,10 +319,10 @@ async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response 
             return GatewayError::BadPath.into_response();
         }
     };
-    let (claims, cookies) = match access::decide(&app, req.method(), &path, req.headers()).await {
+    let (claims, cookies) = match access::decide(app, req.method(), &path, req.headers()).await {
         Access::Allowed { claims, cookies } => (claims, cookies),
         Access::SignIn { cookies } => {
-            return auth::with_cookies(auth::unauthenticated(&app, &req), cookies);
+            return auth::with_cookies(auth::unauthenticated(app, &req), cookies);
         }
         Access::Forbidden {
             claims,
@@ -277,7 +332,7 @@ async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response 
             let response = if scope {
                 GatewayError::InsufficientScope.into_response()
             } else {
-                auth::forbidden(&app, &req, claims.as_deref().map(|c| &**c), &path)
+                auth::forbidden(app, &req, claims.as_deref().map(|c| &**c), &path)
             };
             return auth::with_cookies(response, cookies);
         }
@@ -321,4 +376,17 @@ async fn proxy(State(app): State<AppState>, mut req: Request<Body>) -> Response 
         app.0.upstream.forward(req, upgrade, &fwd, upstream).await,
         cookies,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_gets_a_bare_500() {
+        let response = answer_even_if_it_panics(async { panic!("a bug") }).await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let fine = answer_even_if_it_panics(async { StatusCode::OK.into_response() }).await;
+        assert_eq!(fine.status(), StatusCode::OK);
+    }
 }

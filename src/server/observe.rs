@@ -4,8 +4,9 @@
 
 use std::time::Instant;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use std::future::Future;
+
+use axum::extract::Request;
 use axum::response::Response;
 use http::{HeaderName, HeaderValue, StatusCode};
 use metrics::Counter;
@@ -17,6 +18,34 @@ use crate::metrics::REQUESTS;
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest request id taken from a client.
 const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Where a request goes, by its path; also its `route` label in metrics and logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Target {
+    /// Anything the gateway does not own.
+    Proxy,
+    /// `/oauth2/…`.
+    Auth,
+    /// `/healthz`, `/readyz`.
+    Health,
+}
+
+impl Target {
+    /// Where a request for `path` goes.
+    pub(super) fn of(path: &str) -> Self {
+        if path.starts_with("/oauth2/") {
+            Self::Auth
+        } else if path == super::HEALTHZ_PATH || path == super::READYZ_PATH {
+            Self::Health
+        } else {
+            Self::Proxy
+        }
+    }
+
+    fn label(self) -> &'static str {
+        ROUTES[self as usize]
+    }
+}
 
 const ROUTES: [&str; 3] = ["proxy", "auth", "health"];
 const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
@@ -32,20 +61,9 @@ impl RequestCounters {
         }))
     }
 
-    fn count(&self, route: usize, status: StatusCode) {
+    fn count(&self, target: Target, status: StatusCode) {
         let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
-        self.0[route][class].increment(1);
-    }
-}
-
-/// Index into [`ROUTES`] for a path.
-fn route_class(path: &str) -> usize {
-    if path.starts_with("/oauth2/") {
-        1
-    } else if path == super::HEALTHZ_PATH || path == super::READYZ_PATH {
-        2
-    } else {
-        0
+        self.0[target as usize][class].increment(1);
     }
 }
 
@@ -68,23 +86,30 @@ fn new_request_id() -> HeaderValue {
     HeaderValue::from_bytes(&text).unwrap_or(HeaderValue::from_static("-"))
 }
 
-/// The middleware.
-pub(super) async fn observe(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+/// Observes the request while `handle` answers it (told where the request goes).
+pub(super) async fn observe<F>(
+    app: &AppState,
+    mut req: Request,
+    handle: impl FnOnce(Request, Target) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     let id = match req.headers().get(&REQUEST_ID) {
         Some(v) if well_formed(v) => v.clone(),
         _ => new_request_id(),
     };
     req.headers_mut().insert(REQUEST_ID, id.clone());
-    let route = route_class(req.uri().path());
+    let target = Target::of(req.uri().path());
     // Kept only for the access log.
     let logged = app.0.settings.log.access.then(|| {
         let start = Instant::now();
         (start, req.method().clone(), req.uri().path().to_string())
     });
-    let mut response = next.run(req).await;
+    let mut response = handle(req, target).await;
     response.headers_mut().insert(REQUEST_ID, id.clone());
     let status = response.status();
-    app.0.counters.count(route, status);
+    app.0.counters.count(target, status);
     if let Some((start, method, path)) = logged {
         tracing::info!(
             target: "portcullis::access",
@@ -93,7 +118,7 @@ pub(super) async fn observe(State(app): State<AppState>, mut req: Request, next:
             path = %path,
             status = status.as_u16(),
             duration_ms = start.elapsed().as_secs_f64() * 1000.0,
-            route = ROUTES[route],
+            route = target.label(),
             "request"
         );
     }
@@ -112,9 +137,12 @@ mod tests {
         assert!(!well_formed(
             &HeaderValue::from_str(&"a".repeat(129)).unwrap()
         ));
-        assert_eq!(route_class("/oauth2/start"), 1);
-        assert_eq!(route_class("/readyz"), 2);
-        assert_eq!(route_class("/app"), 0);
+        assert_eq!(Target::of("/oauth2/start"), Target::Auth);
+        assert_eq!(Target::of("/oauth2/anything"), Target::Auth);
+        assert_eq!(Target::of("/readyz"), Target::Health);
+        assert_eq!(Target::of("/healthz/"), Target::Proxy);
+        assert_eq!(Target::of("/oauth2"), Target::Proxy);
+        assert_eq!(Target::of("/app"), Target::Proxy);
         let (a, b) = (new_request_id(), new_request_id());
         assert_ne!(a, b);
         for id in [a, b] {

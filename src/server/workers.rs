@@ -9,19 +9,15 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use http::{HeaderValue, Request};
-use hyper::body::Incoming;
+use http::HeaderValue;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tower::ServiceExt;
 
+use super::Gateway;
 use crate::proxy::Connections;
 
 /// The client connection a request came on: set on each request as an extension.
@@ -54,8 +50,11 @@ pub(super) struct Workers {
 }
 
 impl Workers {
-    /// Starts `count` workers serving `router`.
-    pub(super) fn start(count: usize, router: &Router) -> io::Result<Self> {
+    /// Starts `count` workers; `gateway` gives the service for each client connection.
+    pub(super) fn start(
+        count: usize,
+        gateway: impl Fn(ClientConnection) -> Gateway + Clone + Send + 'static,
+    ) -> io::Result<Self> {
         let mut workers = Self {
             inboxes: Vec::with_capacity(count),
             kill: Vec::with_capacity(count),
@@ -69,13 +68,13 @@ impl Workers {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let router = router.clone();
+            let gateway = gateway.clone();
             std::thread::Builder::new()
                 .name(format!("portcullis-worker-{index}"))
                 .spawn(move || {
                     runtime.block_on(async {
                         tokio::select! {
-                            () = work(connections, router) => {}
+                            () = work(connections, gateway) => {}
                             _ = killed => {}
                         }
                     });
@@ -153,7 +152,10 @@ impl Workers {
 
 /// One worker: serves the connections it is handed until the accept loop stops, then shuts them
 /// down gracefully.
-async fn work(mut connections: mpsc::UnboundedReceiver<Accepted>, router: Router) {
+async fn work(
+    mut connections: mpsc::UnboundedReceiver<Accepted>,
+    gateway: impl Fn(ClientConnection) -> Gateway,
+) {
     let graceful = GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
     while let Some((tcp, peer)) = connections.recv().await {
@@ -171,13 +173,8 @@ async fn work(mut connections: mpsc::UnboundedReceiver<Accepted>, router: Router
                 .unwrap_or(HeaderValue::from_static("unknown")),
             upstream,
         };
-        let service = router.clone().map_request(move |req: Request<Incoming>| {
-            let mut req = req.map(Body::new);
-            req.extensions_mut().insert(client.clone());
-            req
-        });
         let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(tcp), TowerToHyperService::new(service))
+            .serve_connection_with_upgrades(TokioIo::new(tcp), gateway(client))
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
