@@ -78,3 +78,28 @@ async fn a_request_after_the_app_closed_the_upstream_connection_gets_a_new_one()
         );
     }
 }
+
+#[tokio::test]
+async fn a_request_after_an_upstream_timeout_gets_a_fresh_connection() {
+    let issuer = MockIssuer::start().await;
+    let upstream = MockUpstream::start().await;
+    let gw = Gateway::start(&issuer, &upstream.url).await;
+    let browser = Browser::new();
+    sign_in(&browser, &gw).await;
+    let cookie = browser.cookies_for(&gw.url);
+    // One client connection: the timed-out request's upstream connection is abandoned, and the
+    // next request must not wait on it or fail with it.
+    let client = reqwest::Client::new();
+    let get = |path: &str| {
+        client
+            .get(format!("{}{path}", gw.url))
+            .header("Cookie", &cookie)
+            .send()
+    };
+    assert_eq!(get("/slow").await.unwrap().status(), 504);
+    for _ in 0..3 {
+        let response = get("/after").await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_alice(&response.json().await.unwrap());
+    }
+}
