@@ -169,6 +169,11 @@ impl Drop for Chromium {
     fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        // Killing chromedriver leaves its browser running: end every process of this test's
+        // profile (a directory no other test uses).
+        let _ = std::process::Command::new("pkill")
+            .args(["-KILL", "-f", &self.profile.display().to_string()])
+            .status();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
