@@ -5,10 +5,11 @@
 //! what was verified; entries still go through the same expiry checks on every use. Sharded
 //! (no global lock) and bounded by bytes.
 
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use quick_cache::Weighter;
 use quick_cache::sync::Cache;
+use quick_cache::{Equivalent, Weighter};
 
 /// What a cached value costs, roughly, in bytes.
 pub trait Weigh {
@@ -16,18 +17,57 @@ pub trait Weigh {
     fn weight(&self) -> usize;
 }
 
+/// Bytes at the end of a key that are hashed.
+const HASHED_TAIL: usize = 32;
+
+/// A key: the exact text a value was verified from, hashed by its length and its last
+/// [`HASHED_TAIL`] bytes only. Sealed cookies end in their authentication tag and tokens in their
+/// signature, both unpredictable, so the tail spreads keys as well as the whole text would, at a
+/// fraction of the cost: these keys are kilobytes long and looked up on every request. Equality
+/// still compares every byte, and only verified values are ever inserted, so keys crafted to
+/// collide find nothing and slow nothing down.
+#[derive(PartialEq, Eq)]
+struct Key(Box<str>);
+
+/// A key being looked up, without copying it.
+struct Probe<'a>(&'a str);
+
+fn hash_tail<H: Hasher>(text: &str, state: &mut H) {
+    let bytes = text.as_bytes();
+    state.write_usize(bytes.len());
+    state.write(&bytes[bytes.len().saturating_sub(HASHED_TAIL)..]);
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_tail(&self.0, state);
+    }
+}
+
+impl Hash for Probe<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_tail(self.0, state);
+    }
+}
+
+impl Equivalent<Key> for Probe<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        *self.0 == *key.0
+    }
+}
+
 #[derive(Clone)]
 struct ByWeight;
 
-impl<V: Weigh> Weighter<String, Arc<V>> for ByWeight {
-    fn weight(&self, key: &String, value: &Arc<V>) -> u64 {
-        (key.len() + value.weight()) as u64
+impl<V: Weigh> Weighter<Key, Arc<V>> for ByWeight {
+    fn weight(&self, key: &Key, value: &Arc<V>) -> u64 {
+        (key.0.len() + value.weight()) as u64
     }
 }
 
 /// A cache of verified values, keyed by the text they were verified from.
 pub struct VerifiedCache<V: Weigh> {
-    inner: Cache<String, Arc<V>, ByWeight>,
+    inner: Cache<Key, Arc<V>, ByWeight>,
 }
 
 impl<V: Weigh> std::fmt::Debug for VerifiedCache<V> {
@@ -48,11 +88,35 @@ impl<V: Weigh> VerifiedCache<V> {
 
     /// The value verified from `key`, if cached.
     pub fn get(&self, key: &str) -> Option<Arc<V>> {
-        self.inner.get(key)
+        self.inner.get(&Probe(key))
     }
 
     /// Remembers the value verified from `key`.
     pub fn insert(&self, key: String, value: Arc<V>) {
-        self.inner.insert(key, value);
+        self.inner.insert(Key(key.into_boxed_str()), value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl Weigh for u8 {
+        fn weight(&self) -> usize {
+            1
+        }
+    }
+
+    #[test]
+    fn only_the_exact_text_finds_its_value() {
+        let cache = VerifiedCache::new(1 << 20);
+        let tail = "t".repeat(HASHED_TAIL);
+        let verified = format!("head-{tail}");
+        cache.insert(verified.clone(), Arc::new(1u8));
+        assert_eq!(cache.get(&verified).as_deref(), Some(&1));
+        // Same length and same tail (so the same hash), different text: not found.
+        assert!(cache.get(&format!("HEAD-{tail}")).is_none());
+        assert!(cache.get(&tail).is_none());
+        assert!(cache.get("").is_none());
     }
 }

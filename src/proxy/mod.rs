@@ -275,7 +275,16 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok()),
+            .map(str::trim)
+            // `close` names no header, and hop-by-hop names are already listed: most
+            // `Connection` headers (`keep-alive`, `close`, `upgrade`) need no new name.
+            .filter(|t| {
+                !t.eq_ignore_ascii_case("close")
+                    && !HOP_BY_HOP
+                        .iter()
+                        .any(|h| t.eq_ignore_ascii_case(h.as_str()))
+            })
+            .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok()),
     );
     for name in doomed {
         headers.remove(name);
