@@ -103,3 +103,51 @@ async fn a_request_after_an_upstream_timeout_gets_a_fresh_connection() {
         assert_alice(&response.json().await.unwrap());
     }
 }
+
+#[tokio::test]
+async fn an_upstream_at_an_ipv6_address_is_reached() {
+    let issuer = MockIssuer::start().await;
+    let upstream = MockUpstream::start_at("[::1]:0").await;
+    assert!(
+        upstream.url.starts_with("http://[::1]:"),
+        "{}",
+        upstream.url
+    );
+    let gw = Gateway::start(&issuer, &upstream.url).await;
+    let browser = Browser::new();
+    let echo = sign_in(&browser, &gw).await;
+    assert_alice(&echo);
+}
+
+#[tokio::test]
+async fn parallel_requests_of_one_http2_client_each_get_an_upstream_connection() {
+    let issuer = MockIssuer::start().await;
+    let upstream = MockUpstream::start().await;
+    let gw = Gateway::start(&issuer, &upstream.url).await;
+    let browser = Browser::new();
+    sign_in(&browser, &gw).await;
+    let cookie = browser.cookies_for(&gw.url);
+    // One HTTP/2 connection (prior knowledge), several requests at once, twice over.
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let mut peers = HashSet::new();
+    for _ in 0..2 {
+        let requests = (0..4).map(|i| {
+            client
+                .get(format!("{}/parallel/{i}", gw.url))
+                .header("Cookie", &cookie)
+                .send()
+        });
+        for response in futures_util::future::join_all(requests).await {
+            let response = response.unwrap();
+            assert_eq!(response.version(), reqwest::Version::HTTP_2);
+            let echo: serde_json::Value = response.json().await.unwrap();
+            assert_alice(&echo);
+            peers.insert(echo["peer"].as_str().unwrap().to_string());
+        }
+    }
+    // The second round reuses the connections the first opened (at most one per request).
+    assert!(peers.len() <= 4, "{peers:?}");
+}

@@ -1,9 +1,11 @@
 //! Upstream connections, one set per client connection. The first request of a client
 //! connection that goes upstream opens an HTTP/1.1 connection to the app, and its next requests
-//! reuse it. That upstream connection is driven by the client connection's own task, next to it:
-//! a request, its upstream round trip and its response never leave one task (and one thread),
-//! where a shared pool hands every request to the pooled connection's task and back. It closes
-//! with the client connection, or sooner if the app closes it (its keep-alive timeout).
+//! reuse it (HTTP/2 clients, with requests in parallel, get one per request in flight, kept
+//! likewise). Those connections are driven by the client connection's own task, next to it:
+//! for an HTTP/1.1 client, a request, its upstream round trip and its response never leave one
+//! task (and one thread), where a shared pool hands every request to the pooled connection's
+//! task and back. They close with the client connection, or sooner if the app closes them (its
+//! keep-alive timeout).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,9 +23,12 @@ type Link = Pin<Box<dyn Future<Output = Result<(), hyper::Error>> + Send>>;
 #[derive(Clone)]
 pub struct Connections(Arc<Mutex<Inner>>);
 
+/// Most upstream connections a client connection keeps.
+const MAX_KEPT: usize = 8;
+
 struct Inner {
-    /// The connection kept for the next request.
-    idle: Option<SendRequest<Body>>,
+    /// Connections kept for the next requests: free, or carrying a response.
+    kept: Vec<SendRequest<Body>>,
     /// Newly opened connections, to the task that drives them.
     links: tokio::sync::mpsc::UnboundedSender<Link>,
 }
@@ -34,19 +39,28 @@ impl Connections {
     /// dropped and its connections are closed.
     pub fn new() -> (Self, impl Future<Output = ()> + Send) {
         let (links, opened) = tokio::sync::mpsc::unbounded_channel();
-        let connections = Self(Arc::new(Mutex::new(Inner { idle: None, links })));
+        let connections = Self(Arc::new(Mutex::new(Inner {
+            kept: Vec::new(),
+            links,
+        })));
         (connections, drive(opened))
     }
 
-    /// The kept connection, unless the app has closed it.
-    pub(super) fn take(&self) -> Option<SendRequest<Body>> {
-        self.lock().idle.take().filter(|s| !s.is_closed())
+    /// A kept connection free for a request; those the app has closed are let go.
+    pub(super) fn take_ready(&self) -> Option<SendRequest<Body>> {
+        let mut inner = self.lock();
+        inner.kept.retain(|s| !s.is_closed());
+        let free = inner.kept.iter().position(SendRequest::is_ready)?;
+        Some(inner.kept.swap_remove(free))
     }
 
-    /// Keeps `sender` for the next request (one is enough: a client connection sends its
-    /// requests one at a time; an extra one is dropped and closes when its response is done).
+    /// Keeps `sender` for the next requests, unless enough are kept already (it then closes
+    /// once its response is done).
     pub(super) fn keep(&self, sender: SendRequest<Body>) {
-        self.lock().idle.get_or_insert(sender);
+        let mut inner = self.lock();
+        if inner.kept.len() < MAX_KEPT && !sender.is_closed() {
+            inner.kept.push(sender);
+        }
     }
 
     /// Hands a newly opened connection's I/O to the driving task.

@@ -45,8 +45,8 @@ const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host")
 
 /// How the gateway describes the client to the upstream.
 pub struct Forwarded<'a> {
-    /// The client's address as text, when known (rendered once per client connection).
-    pub peer: Option<&'a HeaderValue>,
+    /// The client's address as text (rendered once per client connection).
+    pub peer: &'a HeaderValue,
     /// The `X-Forwarded-For` chain the request arrived with (read before client headers were
     /// stripped), to which the client's address is appended.
     pub prior_for: Option<HeaderValue>,
@@ -88,14 +88,13 @@ impl Upstream {
 
     /// Sends `req` upstream and returns the upstream's response, streaming. The request has been
     /// through [`take_hop_by_hop`] (which gave `upgrade`) and had its identity headers set. It
-    /// goes over the client connection's upstream `connections`, or over a connection of its
-    /// own when there are none.
+    /// goes over the client connection's upstream `connections`.
     pub async fn forward(
         &self,
         mut req: Request<Body>,
         upgrade: Option<HeaderValue>,
         fwd: &Forwarded<'_>,
-        connections: Option<&Connections>,
+        connections: &Connections,
     ) -> Response {
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
         // HTTP/2 clients send :authority instead of Host; the app still wants the public host.
@@ -122,16 +121,8 @@ impl Upstream {
             headers.insert(UPGRADE, protocol.clone());
         }
 
-        let connections = match connections {
-            Some(c) => c.clone(),
-            None => {
-                let (connections, drive) = Connections::new();
-                tokio::spawn(drive);
-                connections
-            }
-        };
         let started = std::time::Instant::now();
-        let mut response = match tokio::time::timeout(self.timeout, self.send(&connections, req))
+        let mut response = match tokio::time::timeout(self.timeout, self.send(connections, req))
             .await
         {
             Ok(Ok(r)) => r,
@@ -183,12 +174,12 @@ impl Upstream {
             .as_ref()
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.trim().is_empty());
-        let chain = match (prior, fwd.peer) {
-            (Some(prior), Some(peer)) => {
-                HeaderValue::try_from(format!("{prior}, {}", peer.to_str().unwrap_or(""))).ok()
+        let chain = match prior {
+            Some(prior) => {
+                let peer = fwd.peer.to_str().unwrap_or("");
+                HeaderValue::try_from(format!("{prior}, {peer}")).ok()
             }
-            (None, peer) => peer.cloned(),
-            (Some(_), None) => fwd.prior_for.clone(),
+            None => Some(fwd.peer.clone()),
         };
         for (name, value) in [
             (X_FORWARDED_FOR, chain),
@@ -201,14 +192,14 @@ impl Upstream {
         }
     }
 
-    /// Sends `req` on the kept connection, or on a new one if there is none, or if the kept
-    /// one turns out closed (or busy) before the request was written.
+    /// Sends `req` on a kept connection that is free, or on a new one if there is none, or if
+    /// the kept one turns out closed before the request was written.
     async fn send(
         &self,
         connections: &Connections,
         mut req: Request<Body>,
     ) -> Result<http::Response<Incoming>, Failure> {
-        if let Some(mut sender) = connections.take() {
+        if let Some(mut sender) = connections.take_ready() {
             let sent = sender.try_send_request(req);
             connections.keep(sender);
             match sent.await {
@@ -227,7 +218,13 @@ impl Upstream {
 
     /// Opens a connection to the upstream, driven by `connections`.
     async fn connect(&self, connections: &Connections) -> Result<SendRequest<Body>, Failure> {
-        let address = (self.origin.host(), self.origin.port_u16().unwrap_or(80));
+        // An IPv6 literal is bracketed in the authority, not in an address.
+        let host = self.origin.host();
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let address = (host, self.origin.port_u16().unwrap_or(80));
         let tcp = tokio::time::timeout(self.connect_timeout, TcpStream::connect(address))
             .await
             .map_err(|_| Failure::ConnectTimeout)?
@@ -336,24 +333,18 @@ mod tests {
             host: Some(HeaderValue::from_static("app.example.com")),
         };
         let peer = HeaderValue::from_static("10.0.0.1");
-        for (prior, peer, chain) in [
-            (
-                Some("203.0.113.9"),
-                Some(&peer),
-                Some("203.0.113.9, 10.0.0.1"),
-            ),
-            (None, Some(&peer), Some("10.0.0.1")),
-            (Some(" "), Some(&peer), Some("10.0.0.1")),
-            (Some("203.0.113.9"), None, Some("203.0.113.9")),
-            (None, None, None),
+        for (prior, chain) in [
+            (Some("203.0.113.9"), "203.0.113.9, 10.0.0.1"),
+            (None, "10.0.0.1"),
+            (Some(" "), "10.0.0.1"),
         ] {
             let mut h = HeaderMap::new();
             let fwd = Forwarded {
-                peer,
+                peer: &peer,
                 prior_for: prior.map(HeaderValue::from_static),
             };
             upstream.set_forwarded(&mut h, &fwd);
-            assert_eq!(h.get("x-forwarded-for").map(|v| v.to_str().unwrap()), chain);
+            assert_eq!(h["x-forwarded-for"], chain);
             assert_eq!(h["x-forwarded-proto"], "https");
             assert_eq!(h["x-forwarded-host"], "app.example.com");
         }

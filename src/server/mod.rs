@@ -21,7 +21,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -181,18 +181,20 @@ impl hyper::service::Service<Request<Incoming>> for Gateway {
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        let mut req = req.map(Body::new);
-        req.extensions_mut().insert(self.client.clone());
-        let (app, routes) = (self.app.clone(), self.routes.clone());
+        let req = req.map(Body::new);
+        let (app, routes, client) = (self.app.clone(), self.routes.clone(), self.client.clone());
         Box::pin(async move {
             let app = &app;
-            let handled = observe::observe(app, req, move |req, target| async move {
+            let handled = observe::observe(app, req, move |mut req, target| async move {
                 match target {
-                    Target::Proxy => forward(app, req).await,
-                    Target::Auth | Target::Health => match routes.oneshot(req).await {
-                        Ok(response) => response,
-                        Err(never) => match never {},
-                    },
+                    Target::Proxy => forward(app, req, &client).await,
+                    Target::Auth | Target::Health => {
+                        req.extensions_mut().insert(client);
+                        match routes.oneshot(req).await {
+                            Ok(response) => response,
+                            Err(never) => match never {},
+                        }
+                    }
                 }
             });
             Ok(answer_even_if_it_panics(handled).await)
@@ -283,15 +285,10 @@ pub async fn serve_with_reload(
     Ok(())
 }
 
-/// The client connection the request came on, when it came on one (not in requests handed to
-/// `app()` directly).
-fn client(req: &Request<Body>) -> Option<&ClientConnection> {
-    req.extensions().get::<ClientConnection>()
-}
-
-/// The client's address, when known.
+/// The client's address, for requests to the gateway's own routes (which carry their client
+/// connection as an extension).
 fn peer(req: &Request<Body>) -> Option<SocketAddr> {
-    client(req).map(|c| c.peer)
+    req.extensions().get::<ClientConnection>().map(|c| c.peer)
 }
 
 async fn readyz(State(app): State<AppState>) -> Response {
@@ -305,13 +302,17 @@ async fn readyz(State(app): State<AppState>) -> Response {
 }
 
 /// The routes' fallback: any other path under `/oauth2/` is the app's.
-async fn proxy(State(app): State<AppState>, req: Request<Body>) -> Response {
-    forward(&app, req).await
+async fn proxy(
+    State(app): State<AppState>,
+    Extension(client): Extension<ClientConnection>,
+    req: Request<Body>,
+) -> Response {
+    forward(&app, req, &client).await
 }
 
 /// Everything the gateway does not own: allowed requests go upstream, on their canonical path,
 /// with identity headers; others are sent to sign in, refused, or told to retry.
-async fn forward(app: &AppState, mut req: Request<Body>) -> Response {
+async fn forward(app: &AppState, mut req: Request<Body>, client: &ClientConnection) -> Response {
     let path = match CanonicalPath::parse(req.uri().path()) {
         Ok(p) => p,
         Err(e) => {
@@ -354,7 +355,6 @@ async fn forward(app: &AppState, mut req: Request<Body>) -> Response {
             Err(_) => return GatewayError::BadPath.into_response(),
         }
     }
-    let connection = client(&req).cloned();
     let live = app.live();
     let identity = &live.identity;
     let headers = req.headers_mut();
@@ -368,12 +368,14 @@ async fn forward(app: &AppState, mut req: Request<Body>) -> Response {
         identity.apply(claims, headers);
     }
     let fwd = Forwarded {
-        peer: connection.as_ref().map(|c| &c.address),
+        peer: &client.address,
         prior_for,
     };
-    let upstream = connection.as_ref().map(|c| &c.upstream);
     auth::with_cookies(
-        app.0.upstream.forward(req, upgrade, &fwd, upstream).await,
+        app.0
+            .upstream
+            .forward(req, upgrade, &fwd, &client.upstream)
+            .await,
         cookies,
     )
 }

@@ -1,16 +1,16 @@
 //! Serving connections on worker threads, the way nginx's worker processes do. One accept loop
 //! hands each new connection, in turn, to one of `server.worker_threads` threads; each runs its
 //! own single-threaded Tokio runtime. A client connection is served by one task there, which
-//! also drives the connection's upstream connection ([`Connections`]): a request is handled in
-//! one task from its first byte to its last, upstream round trip included. No task moves between
-//! cores, no lock is contended, no wake-up crosses threads.
+//! also drives the connection's upstream connections ([`Connections`]): an HTTP/1.1 request is
+//! handled in one task from its first byte to its last, upstream round trip included, and no
+//! request's work moves between cores.
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::HeaderValue;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
@@ -35,6 +35,13 @@ pub(super) struct ClientConnection {
 pub(super) fn count(configured: Option<usize>) -> usize {
     configured.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
+
+/// How long a client connection may take to send a request's headers, counted from the end of
+/// the previous response: idle keep-alive connections close after it (and their upstream
+/// connections with them), and so do clients that trickle their headers. Longer than the idle
+/// timeout of load balancers in front (60 s for an AWS ALB): they must be the ones to close an
+/// idle connection, never the gateway while they reuse it.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(75);
 
 /// A connection on its way to a worker: deregistered from the accepting runtime.
 type Accepted = (std::net::TcpStream, SocketAddr);
@@ -157,7 +164,11 @@ async fn work(
     gateway: impl Fn(ClientConnection) -> Gateway,
 ) {
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
     while let Some((tcp, peer)) = connections.recv().await {
         let tcp = match TcpStream::from_std(tcp) {
             Ok(tcp) => tcp,

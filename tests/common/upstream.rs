@@ -27,7 +27,12 @@ pub struct MockUpstream {
 
 impl MockUpstream {
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_at("127.0.0.1:0").await
+    }
+
+    /// Like [`start`](Self::start), listening on `address`.
+    pub async fn start_at(address: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind(address).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let hits = Arc::new(Mutex::new(0));
         let counter = hits.clone();
