@@ -34,6 +34,10 @@ pub(super) enum Authn {
 }
 
 /// Authenticates the request whose headers are `headers`.
+///
+/// The rare steps that talk to the issuer or the store (refresh, saving, ending a session) are
+/// boxed: their futures are kilobytes large, and every request's future would otherwise carry,
+/// and copy, that space.
 pub(super) async fn authenticate(app: &AppState, headers: &HeaderMap) -> Authn {
     let inner = &app.0;
     if let (Some(bearers), Some(token)) = (&inner.bearers, bearer_token(headers)) {
@@ -55,10 +59,12 @@ pub(super) async fn authenticate(app: &AppState, headers: &HeaderMap) -> Authn {
     let settings = &inner.settings.session;
     let mut changed = false;
     if session.refresh_due(now, settings.refresh_margin) {
-        match inner
-            .refresher
-            .refresh(&inner.issuer, &inner.sessions, &session)
-            .await
+        match Box::pin(
+            inner
+                .refresher
+                .refresh(&inner.issuer, &inner.sessions, &session),
+        )
+        .await
         {
             Ok(fresh) => {
                 session = Arc::new(fresh);
@@ -66,7 +72,7 @@ pub(super) async fn authenticate(app: &AppState, headers: &HeaderMap) -> Authn {
             }
             Err(RefreshFailure::Rejected) => {
                 return Authn::Anonymous {
-                    cookies: inner.sessions.end(Some(&session), headers).await,
+                    cookies: Box::pin(inner.sessions.end(Some(&session), headers)).await,
                 };
             }
             // The issuer is away: serve while the tokens last; the cookie stays for a later try.
@@ -84,16 +90,18 @@ pub(super) async fn authenticate(app: &AppState, headers: &HeaderMap) -> Authn {
         changed = true;
     }
     let cookies = if changed {
-        match inner
-            .sessions
-            .save(Arc::make_mut(&mut session), headers, now)
-            .await
+        match Box::pin(
+            inner
+                .sessions
+                .save(Arc::make_mut(&mut session), headers, now),
+        )
+        .await
         {
             Ok(cookies) => cookies,
             // Signed out (here or on another replica) while this request was under way.
             Err(SaveError::Ended) => {
                 return Authn::Anonymous {
-                    cookies: inner.sessions.end(None, headers).await,
+                    cookies: Box::pin(inner.sessions.end(None, headers)).await,
                 };
             }
             Err(e) => {

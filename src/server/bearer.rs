@@ -99,8 +99,9 @@ impl Bearers {
         let (issuer, audience) = self.issuer_for(own, iss).ok_or(BearerFailure::Invalid)?;
         let provider = issuer.provider().ok_or(BearerFailure::IssuerUnavailable)?;
         let keys = provider.keys.generation();
-        let token_checked = issuer
-            .validate_bearer(&provider, token, audience)
+        // Boxed: the validation future (with its key fetch) is large, and is only needed for a
+        // token not seen before.
+        let token_checked = Box::pin(issuer.validate_bearer(&provider, token, audience))
             .await
             .map_err(|e| {
                 tracing::info!(error = %e, "bearer token rejected");

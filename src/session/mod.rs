@@ -318,7 +318,8 @@ impl Sessions {
                 }
             }),
             Backend::Redis(store) => match Ticket::from_bytes(&plain) {
-                Some(ticket) => fetch(store, ticket).await?.map(Arc::new),
+                // Boxed: the store's future is large, and the cookie store never needs it.
+                Some(ticket) => Box::pin(fetch(store, ticket)).await?.map(Arc::new),
                 None => None,
             },
         };
