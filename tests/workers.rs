@@ -11,6 +11,28 @@ use std::collections::HashSet;
 use common::upstream::assert_alice;
 use common::*;
 
+/// Signs the default user in at `gw` and returns the session's `Cookie` header.
+async fn session_cookie(gw: &Gateway) -> String {
+    let browser = Browser::new();
+    sign_in(&browser, gw).await;
+    browser.cookies_for(&gw.url)
+}
+
+/// `GET path` at `gw` with `cookie`, on `client`'s connection.
+async fn get(
+    client: &reqwest::Client,
+    gw: &Gateway,
+    cookie: &str,
+    path: &str,
+) -> reqwest::Response {
+    client
+        .get(format!("{}{path}", gw.url))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn each_client_connection_keeps_an_upstream_connection_of_its_own() {
     let issuer = MockIssuer::start().await;
@@ -21,9 +43,7 @@ async fn each_client_connection_keeps_an_upstream_connection_of_its_own() {
         .replace("[server]\n", "[server]\nworker_threads = 3\n");
     let gw = Gateway::serve(listener, &toml);
     gw.wait_ready().await;
-    let browser = Browser::new();
-    sign_in(&browser, &gw).await;
-    let cookie = browser.cookies_for(&gw.url);
+    let cookie = session_cookie(&gw).await;
 
     // Three clients, one connection each, taking turns (their connections land on the three
     // workers): each client connection's requests reuse the upstream connection it opened.
@@ -31,12 +51,8 @@ async fn each_client_connection_keeps_an_upstream_connection_of_its_own() {
     let mut peers = vec![HashSet::new(); clients.len()];
     for _ in 0..3 {
         for (client, seen) in clients.iter().zip(&mut peers) {
-            let echo: serde_json::Value = client
-                .get(format!("{}/app", gw.url))
-                .header("Cookie", &cookie)
-                .send()
+            let echo: serde_json::Value = get(client, &gw, &cookie, "/app")
                 .await
-                .unwrap()
                 .json()
                 .await
                 .unwrap();
@@ -55,22 +71,22 @@ async fn a_request_after_the_app_closed_the_upstream_connection_gets_a_new_one()
     let issuer = MockIssuer::start().await;
     let upstream = MockUpstream::start().await;
     let gw = Gateway::start(&issuer, &upstream.url).await;
-    let browser = Browser::new();
-    sign_in(&browser, &gw).await;
-    let cookie = browser.cookies_for(&gw.url);
+    let cookie = session_cookie(&gw).await;
     let client = reqwest::Client::new();
-    let get = |path: &str| {
-        client
-            .get(format!("{}{path}", gw.url))
-            .header("Cookie", &cookie)
-            .send()
-    };
-    let first: serde_json::Value = get("/before").await.unwrap().json().await.unwrap();
-    let closing = get("/close").await.unwrap();
+    let first: serde_json::Value = get(&client, &gw, &cookie, "/before")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let closing = get(&client, &gw, &cookie, "/close").await;
     assert_eq!(closing.status(), 200);
     assert_eq!(closing.text().await.unwrap(), "closing");
     for _ in 0..3 {
-        let echo: serde_json::Value = get("/after").await.unwrap().json().await.unwrap();
+        let echo: serde_json::Value = get(&client, &gw, &cookie, "/after")
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_alice(&echo);
         assert_ne!(
             echo["peer"], first["peer"],
@@ -84,21 +100,13 @@ async fn a_request_after_an_upstream_timeout_gets_a_fresh_connection() {
     let issuer = MockIssuer::start().await;
     let upstream = MockUpstream::start().await;
     let gw = Gateway::start(&issuer, &upstream.url).await;
-    let browser = Browser::new();
-    sign_in(&browser, &gw).await;
-    let cookie = browser.cookies_for(&gw.url);
+    let cookie = session_cookie(&gw).await;
     // One client connection: the timed-out request's upstream connection is abandoned, and the
     // next request must not wait on it or fail with it.
     let client = reqwest::Client::new();
-    let get = |path: &str| {
-        client
-            .get(format!("{}{path}", gw.url))
-            .header("Cookie", &cookie)
-            .send()
-    };
-    assert_eq!(get("/slow").await.unwrap().status(), 504);
+    assert_eq!(get(&client, &gw, &cookie, "/slow").await.status(), 504);
     for _ in 0..3 {
-        let response = get("/after").await.unwrap();
+        let response = get(&client, &gw, &cookie, "/after").await;
         assert_eq!(response.status(), 200);
         assert_alice(&response.json().await.unwrap());
     }
@@ -124,9 +132,7 @@ async fn parallel_requests_of_one_http2_client_each_get_an_upstream_connection()
     let issuer = MockIssuer::start().await;
     let upstream = MockUpstream::start().await;
     let gw = Gateway::start(&issuer, &upstream.url).await;
-    let browser = Browser::new();
-    sign_in(&browser, &gw).await;
-    let cookie = browser.cookies_for(&gw.url);
+    let cookie = session_cookie(&gw).await;
     // One HTTP/2 connection (prior knowledge), several requests at once, twice over.
     let client = reqwest::Client::builder()
         .http2_prior_knowledge()
@@ -134,14 +140,9 @@ async fn parallel_requests_of_one_http2_client_each_get_an_upstream_connection()
         .unwrap();
     let mut peers = HashSet::new();
     for _ in 0..2 {
-        let requests = (0..4).map(|i| {
-            client
-                .get(format!("{}/parallel/{i}", gw.url))
-                .header("Cookie", &cookie)
-                .send()
-        });
+        let paths: Vec<String> = (0..4).map(|i| format!("/parallel/{i}")).collect();
+        let requests = paths.iter().map(|p| get(&client, &gw, &cookie, p));
         for response in futures_util::future::join_all(requests).await {
-            let response = response.unwrap();
             assert_eq!(response.version(), reqwest::Version::HTTP_2);
             let echo: serde_json::Value = response.json().await.unwrap();
             assert_alice(&echo);
