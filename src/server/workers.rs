@@ -20,7 +20,8 @@ use tokio::time::Instant;
 use super::Gateway;
 use crate::proxy::Connections;
 
-/// The client connection a request came on: set on each request as an extension.
+/// The client connection a request came on: handed to the proxy, and set as an extension on
+/// requests to the gateway's own routes.
 #[derive(Clone)]
 pub(super) struct ClientConnection {
     /// The client's address.
@@ -111,8 +112,9 @@ impl Workers {
         }
     }
 
-    /// Accepts connections on `listener` and hands them out, until the process runs out of
-    /// something it cannot wait out.
+    /// Accepts connections on `listener` and hands them out, for as long as it is polled. Errors
+    /// that name one failed connection are skipped; others (out of file descriptors) pause
+    /// accepting for a second rather than spin.
     pub(super) async fn accept(&mut self, listener: &TcpListener) {
         loop {
             match listener.accept().await {
