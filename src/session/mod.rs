@@ -314,7 +314,7 @@ impl Sessions {
         let session = match &self.backend {
             Backend::Cookie => decode(&plain).map(Arc::new).inspect(|s| {
                 if let Some(cache) = &self.opened {
-                    cache.insert(sealed.clone().into_owned(), s.clone());
+                    cache.insert(sealed.into_owned(), s.clone());
                 }
             }),
             Backend::Redis(store) => match Ticket::from_bytes(&plain) {
