@@ -2,13 +2,9 @@
 //! never from anyone else's), Envoy's path prefix, Traefik's redirect, and a real nginx driven
 //! through the whole sign-in with the gateway as its auth server.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::nginx::{Nginx, site};
-use common::upstream::header;
-use common::*;
+use crate::common::nginx::{Nginx, site};
+use crate::common::upstream::header;
+use crate::common::*;
 use serde_json::json;
 use tokio::net::TcpListener;
 

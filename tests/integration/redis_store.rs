@@ -1,13 +1,9 @@
 //! The Redis session store against a real `redis-server`: replicas sharing sessions, nothing
 //! readable in Redis, Redis going away and coming back, refresh across replicas.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::redis::RedisServer;
-use common::upstream::header;
-use common::*;
+use crate::common::redis::RedisServer;
+use crate::common::upstream::header;
+use crate::common::*;
 
 fn redis_config(redis: &RedisServer) -> String {
     format!("store = \"redis\"\nredis_url = \"{}\"", redis.url())

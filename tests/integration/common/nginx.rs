@@ -7,8 +7,8 @@ use std::process::{Child, Command, Stdio};
 
 use super::eventually;
 
+/// A running nginx; stopped and its directory removed on drop.
 pub struct Nginx {
-    pub port: u16,
     dir: PathBuf,
     child: Child,
 }
@@ -76,7 +76,7 @@ http {{
             .stderr(Stdio::null())
             .spawn()
             .expect("nginx must be installed (apt-get install -y nginx-light; .ci/run does it)");
-        let nginx = Self { port, dir, child };
+        let nginx = Self { dir, child };
         eventually("nginx to accept connections", || async move {
             tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await

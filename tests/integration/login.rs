@@ -1,11 +1,7 @@
 //! The sign-in flow end to end: browser, gateway, mock Cognito, upstream.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::upstream::{assert_alice, header};
-use common::*;
+use crate::common::upstream::{assert_alice, header};
+use crate::common::*;
 
 #[tokio::test]
 async fn sign_in_passes_identity_to_the_upstream() {

@@ -1,10 +1,6 @@
 //! Prometheus metrics on their own listener, under the documented names.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::*;
+use crate::common::*;
 use tokio::net::TcpListener;
 
 #[tokio::test]

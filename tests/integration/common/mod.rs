@@ -1,8 +1,6 @@
 //! Test harness: an in-process mock Cognito issuer, an echoing upstream, a gateway between them,
 //! all on loopback port 0, and a cookie-keeping browser that walks redirects one by one.
 
-#![allow(dead_code)] // Each test binary uses a different part of the harness.
-
 pub mod issuer;
 pub mod nginx;
 pub mod redis;
@@ -192,6 +190,7 @@ pub struct Browser {
 #[derive(Debug)]
 pub struct Hop {
     pub url: String,
+    #[allow(dead_code)] // Read through `Debug`, in failed assertions' messages.
     pub status: u16,
     pub location: Option<String>,
 }

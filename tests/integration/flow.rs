@@ -1,10 +1,6 @@
 //! The edges of the sign-in flow: state and CSRF, issuer errors, open redirects, sign-out.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Starts a sign-in and returns the authorize URL's `state` and the callback URL the issuer
 /// would redirect to (without following it).

@@ -2,14 +2,10 @@
 //! turn, and each client connection gets an upstream connection of its own, kept for its next
 //! requests.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::collections::HashSet;
 
-use common::upstream::assert_alice;
-use common::*;
+use crate::common::upstream::assert_alice;
+use crate::common::*;
 
 /// Signs the default user in at `gw` and returns the session's `Cookie` header.
 async fn session_cookie(gw: &Gateway) -> String {

@@ -1,15 +1,11 @@
 //! API clients with bearer tokens: Cognito access tokens and ID tokens, scopes, other trusted
 //! issuers, and every wrong kind of token refused with an RFC 6750 401 (never a redirect).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
+use crate::common::issuer::TestKey;
+use crate::common::upstream::header;
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::issuer::TestKey;
-use common::upstream::header;
-use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value, json};
 

@@ -2,14 +2,10 @@
 //! sign-in flow the gateway tests use, through its real sign-in form), and the demo works end to
 //! end: sign in, see the identity at the app, admin rule, sign out, asked to sign in again.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::net::SocketAddr;
 
-use common::Browser;
-use common::webdriver::Chromium;
+use crate::common::Browser;
+use crate::common::webdriver::Chromium;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -54,7 +50,7 @@ async fn start_demo() -> Demo {
         _stop: stop,
     };
     let ready = format!("{}/readyz", demo.url);
-    common::eventually("demo readiness", || async {
+    crate::common::eventually("demo readiness", || async {
         matches!(reqwest::get(&ready).await, Ok(r) if r.status() == 200)
     })
     .await;

@@ -1,14 +1,10 @@
 //! The `portcullis` binary: `check` against a live (mock) issuer, config errors all at once,
 //! environment overrides and secret files.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::path::PathBuf;
 use std::process::Output;
 
-use common::*;
+use crate::common::*;
 
 /// A fresh directory for one test's files.
 fn temp_dir(name: &str) -> PathBuf {

@@ -1,14 +1,10 @@
 //! ID token validation: every rule rejects a crafted token at the callback, with a 4xx page, no
 //! session and nothing sent upstream.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
+use crate::common::issuer::TestKey;
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::issuer::TestKey;
-use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value, json};
 
@@ -188,7 +184,7 @@ async fn algorithm_outside_the_allow_list() {
 #[tokio::test]
 async fn forged_signature_with_a_known_kid() {
     assert_rejected("signature", |_, c| {
-        Some(common::MockIssuer::sign(
+        Some(crate::common::MockIssuer::sign(
             &TestKey::fixture("attacker", "key-a"),
             c,
         ))
@@ -232,7 +228,7 @@ async fn unknown_kid_refetches_the_jwks_at_most_once_per_cooldown() {
     assert_eq!(issuer.with(|s| s.jwks_hits), 1);
     for _ in 0..3 {
         issuer.tamper(|_, c| {
-            Some(common::MockIssuer::sign(
+            Some(crate::common::MockIssuer::sign(
                 &TestKey::fixture("attacker", "key-evil"),
                 c,
             ))

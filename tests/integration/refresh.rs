@@ -1,11 +1,7 @@
 //! Sessions over time: token refresh (with and without rotation, concurrent, refused, issuer
 //! away), revocation at sign-out, and cookie expiry.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Tokens the mock issues from now on are this close to expiry: due for refresh at once
 /// (lifetime 3600 s, 100 s left, refresh margin 300 s).

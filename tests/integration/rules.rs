@@ -1,12 +1,8 @@
 //! Route rules end to end: groups, roles, public routes, default deny, and hostile paths that
 //! try to reach a protected route through another reading of the path.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::upstream::header;
-use common::*;
+use crate::common::upstream::header;
+use crate::common::*;
 use serde_json::json;
 
 const RULES: &str = r#"

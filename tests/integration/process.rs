@@ -2,16 +2,12 @@
 //! refuses a bad file), SIGTERM finishes requests in flight within the bound, logs carry request
 //! ids and no secrets, in text or JSON.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
-use common::upstream::header;
-use common::*;
+use crate::common::upstream::header;
+use crate::common::*;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};

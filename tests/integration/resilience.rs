@@ -1,11 +1,7 @@
 //! Outside systems misbehaving: the issuer down at start, the upstream down or slow; and
 //! WebSocket pass-through.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::*;
+use crate::common::*;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;

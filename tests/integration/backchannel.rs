@@ -1,15 +1,11 @@
 //! Back-channel logout: valid logout tokens end the matching sessions; forged or malformed
 //! ones end nothing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
+use crate::common::issuer::TestKey;
+use crate::common::redis::RedisServer;
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::issuer::TestKey;
-use common::redis::RedisServer;
-use common::*;
 use serde_json::{Map, Value, json};
 
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";

@@ -1,7 +1,5 @@
 //! The commented example configs in `config/` load as they are.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 #[test]
 fn example_configs_are_valid() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
