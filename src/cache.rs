@@ -1,7 +1,7 @@
 //! Bounded caches of work the hot path would otherwise repeat on every request: sessions opened
 //! from their sealed cookies, and bearer tokens whose signatures were verified.
 //!
-//! Keys are the exact sealed cookie or token text, so an entry is only ever found by presenting
+//! Keys are the exact sealed cookie or token bytes, so an entry is only ever found by presenting
 //! what was verified; entries still go through the same expiry checks on every use. Sharded
 //! (no global lock) and bounded by bytes.
 
@@ -20,20 +20,19 @@ pub trait Weigh {
 /// Bytes at the end of a key that are hashed.
 const HASHED_TAIL: usize = 32;
 
-/// A key: the exact text a value was verified from, hashed by its length and its last
+/// A key: the exact bytes a value was verified from, hashed by its length and its last
 /// [`HASHED_TAIL`] bytes only. Sealed cookies end in their authentication tag and tokens in their
 /// signature, both unpredictable, so the tail spreads keys as well as the whole text would, at a
 /// fraction of the cost: these keys are kilobytes long and looked up on every request. Equality
 /// still compares every byte, and only verified values are ever inserted, so keys crafted to
 /// collide find nothing and slow nothing down.
 #[derive(PartialEq, Eq)]
-struct Key(Box<str>);
+struct Key(Box<[u8]>);
 
 /// A key being looked up, without copying it.
-struct Probe<'a>(&'a str);
+struct Probe<'a>(&'a [u8]);
 
-fn hash_tail<H: Hasher>(text: &str, state: &mut H) {
-    let bytes = text.as_bytes();
+fn hash_tail<H: Hasher>(bytes: &[u8], state: &mut H) {
     state.write_usize(bytes.len());
     state.write(&bytes[bytes.len().saturating_sub(HASHED_TAIL)..]);
 }
@@ -65,7 +64,7 @@ impl<V: Weigh> Weighter<Key, Arc<V>> for ByWeight {
     }
 }
 
-/// A cache of verified values, keyed by the text they were verified from.
+/// A cache of verified values, keyed by the bytes they were verified from.
 pub struct VerifiedCache<V: Weigh> {
     inner: Cache<Key, Arc<V>, ByWeight>,
 }
@@ -86,14 +85,15 @@ impl<V: Weigh> VerifiedCache<V> {
         }
     }
 
-    /// The value verified from `key`, if cached.
-    pub fn get(&self, key: &str) -> Option<Arc<V>> {
+    /// The value verified from `key`, if cached. Bytes, as they came off the wire: looking up
+    /// needs no UTF-8 check, only a miss does (before verifying).
+    pub fn get(&self, key: &[u8]) -> Option<Arc<V>> {
         self.inner.get(&Probe(key))
     }
 
     /// Remembers the value verified from `key`.
-    pub fn insert(&self, key: String, value: Arc<V>) {
-        self.inner.insert(Key(key.into_boxed_str()), value);
+    pub fn insert(&self, key: impl Into<Box<[u8]>>, value: Arc<V>) {
+        self.inner.insert(Key(key.into()), value);
     }
 }
 
@@ -112,11 +112,11 @@ mod tests {
         let cache = VerifiedCache::new(1 << 20);
         let tail = "t".repeat(HASHED_TAIL);
         let verified = format!("head-{tail}");
-        cache.insert(verified.clone(), Arc::new(1u8));
-        assert_eq!(cache.get(&verified).as_deref(), Some(&1));
+        cache.insert(verified.as_bytes(), Arc::new(1u8));
+        assert_eq!(cache.get(verified.as_bytes()).as_deref(), Some(&1));
         // Same length and same tail (so the same hash), different text: not found.
-        assert!(cache.get(&format!("HEAD-{tail}")).is_none());
-        assert!(cache.get(&tail).is_none());
-        assert!(cache.get("").is_none());
+        assert!(cache.get(format!("HEAD-{tail}").as_bytes()).is_none());
+        assert!(cache.get(tail.as_bytes()).is_none());
+        assert!(cache.get(b"").is_none());
     }
 }

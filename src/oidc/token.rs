@@ -230,8 +230,9 @@ pub enum Audience<'a> {
 pub struct BearerToken {
     /// Its claims.
     pub claims: std::sync::Arc<crate::identity::Claims>,
-    /// Its scopes (`scope`, space separated, or `scp`, a list).
-    pub scopes: Vec<String>,
+    /// Its scopes (`scope`, space separated, or `scp`, a list). Shared: a cached token is
+    /// handed to every request that presents it.
+    pub scopes: std::sync::Arc<[String]>,
 }
 
 impl Issuer {
@@ -279,7 +280,7 @@ impl Issuer {
                 .filter_map(Value::as_str)
                 .map(str::to_string)
                 .collect(),
-            _ => Vec::new(),
+            _ => std::sync::Arc::default(),
         };
         Ok(BearerToken {
             claims: std::sync::Arc::new(claims.into()),

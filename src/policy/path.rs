@@ -35,10 +35,18 @@ impl fmt::Display for PathError {
 }
 
 /// A canonical path: its decoded segments (for matching) and its re-encoded form (for the upstream).
+/// Built on every request, so it is two buffers, not one per segment: the decoded path is kept
+/// as `/seg/seg` (a decoded segment never holds a `/`: `%2F` is refused) with each segment's
+/// bounds, and usually it reads the same as the encoded path, which then stands for both.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CanonicalPath {
-    segments: Vec<Vec<u8>>,
+    /// The path to send upstream.
     encoded: String,
+    /// The decoded path, when it differs from `encoded` (it had escapes to undo or to add).
+    decoded: Option<Vec<u8>>,
+    /// Each segment's start in the decoded path, and the end of its name: what precedes any
+    /// `;` parameters, which is what rules match (`/admin;x` is `/admin`).
+    names: Vec<(u32, u32)>,
 }
 
 impl CanonicalPath {
@@ -52,44 +60,62 @@ impl CanonicalPath {
             return Err(PathError::Ambiguous);
         }
         let trailing_slash = raw.len() > 1 && raw.ends_with('/');
-        let mut segments: Vec<Vec<u8>> = Vec::new();
+        let mut decoded: Vec<u8> = Vec::with_capacity(raw.len() + 1);
+        let mut names: Vec<(u32, u32)> = Vec::new();
+        // Offsets fit in u32: the path is at most MAX_PATH_LEN bytes.
         for raw_segment in raw.split('/').filter(|s| !s.is_empty()) {
-            let segment = decode(raw_segment)?;
-            // The part before any `;` parameters is what servers that honour them see.
-            let name = segment.split(|&b| b == b';').next().unwrap_or(&[]);
-            match name {
-                b"." | b".." if name.len() != segment.len() => return Err(PathError::Ambiguous),
-                b"." => {}
+            let slash = decoded.len();
+            decoded.push(b'/');
+            decode_into(raw_segment, &mut decoded)?;
+            let segment = &decoded[slash + 1..];
+            let name_len = memchr::memchr(b';', segment).unwrap_or(segment.len());
+            match &segment[..name_len] {
+                b"." | b".." if name_len != segment.len() => return Err(PathError::Ambiguous),
+                b"." => decoded.truncate(slash),
                 b".." => {
-                    segments.pop();
+                    decoded.truncate(slash);
+                    if let Some((start, _)) = names.pop() {
+                        decoded.truncate(start as usize - 1);
+                    }
                 }
-                _ => segments.push(segment),
+                _ => names.push(((slash + 1) as u32, (slash + 1 + name_len) as u32)),
             }
-            if segments.len() > MAX_SEGMENTS {
+            if names.len() > MAX_SEGMENTS {
                 return Err(PathError::Malformed);
             }
         }
-        let mut encoded = String::with_capacity(raw.len());
-        for segment in &segments {
-            encoded.push('/');
-            encode_into(segment, &mut encoded);
-        }
+        let needs_escapes = decoded.iter().any(|&b| b != b'/' && !is_pchar(b));
+        let (mut encoded, decoded) = if needs_escapes {
+            let mut encoded = String::with_capacity(decoded.len() + 16);
+            for &(start, _) in &names {
+                let end = decoded[start as usize..]
+                    .iter()
+                    .position(|&b| b == b'/')
+                    .map_or(decoded.len(), |i| start as usize + i);
+                encoded.push('/');
+                encode_into(&decoded[start as usize..end], &mut encoded);
+            }
+            (encoded, Some(decoded))
+        } else {
+            // Only pchars and slashes: ASCII, and already its own encoding.
+            (
+                String::from_utf8(decoded).map_err(|_| PathError::Malformed)?,
+                None,
+            )
+        };
         if encoded.is_empty() || trailing_slash {
             encoded.push('/');
         }
-        Ok(Self { segments, encoded })
+        Ok(Self {
+            encoded,
+            decoded,
+            names,
+        })
     }
 
-    /// The decoded segments, `;` parameters included.
-    pub fn segments(&self) -> &[Vec<u8>] {
-        &self.segments
-    }
-
-    /// The segments as rules see them: without `;` parameters, so `/admin;x` is `/admin`.
-    pub fn match_segments(&self) -> impl Iterator<Item = &[u8]> {
-        self.segments
-            .iter()
-            .map(|s| s.split(|&b| b == b';').next().unwrap_or(&[]))
+    /// The decoded path, which its `names` index.
+    fn decoded(&self) -> &[u8] {
+        self.decoded.as_deref().unwrap_or(self.encoded.as_bytes())
     }
 
     /// The path to send upstream.
@@ -108,8 +134,14 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 fn decode(segment: &str) -> Result<Vec<u8>, PathError> {
+    let mut out = Vec::with_capacity(segment.len());
+    decode_into(segment, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the percent-decoded `segment` to `out`.
+fn decode_into(segment: &str, out: &mut Vec<u8>) -> Result<(), PathError> {
     let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         let b = match bytes[i] {
@@ -135,14 +167,19 @@ fn decode(segment: &str) -> Result<Vec<u8>, PathError> {
         out.push(b);
         i += 1;
     }
-    Ok(out)
+    Ok(())
+}
+
+/// RFC 3986 `pchar`s other than escapes: unreserved, sub-delims, `:` and `@`. Sent as they are.
+fn is_pchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b)
 }
 
 /// Percent-encodes everything but RFC 3986 `pchar`s (unreserved, sub-delims, `:` and `@`).
 fn encode_into(segment: &[u8], out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in segment {
-        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
+        if is_pchar(b) {
             out.push(b as char);
         } else {
             out.push('%');
@@ -199,9 +236,9 @@ impl PathPattern {
 
     /// Whether the path, or a path it is below, matches the pattern.
     pub fn matches(&self, path: &CanonicalPath) -> bool {
-        let segments: Vec<&[u8]> = path.match_segments().collect();
-        matches_prefix(&self.parts, &segments, |part, segment| match part {
-            Part::Literal(l) => l.as_slice() == *segment,
+        let decoded = path.decoded();
+        matches_prefix(&self.parts, &path.names, |part, &(start, end)| match part {
+            Part::Literal(l) => *l == decoded[start as usize..end as usize],
             Part::One => true,
             Part::Any => false,
         })
@@ -267,7 +304,8 @@ trait AnyMarker {
     fn is_any(&self) -> bool;
 }
 
-impl AnyMarker for &[u8] {
+/// A path segment's name, by its bounds.
+impl AnyMarker for (u32, u32) {
     fn is_any(&self) -> bool {
         false
     }
@@ -306,6 +344,9 @@ mod tests {
             ("/admin;jsessionid=1", "/admin;jsessionid=1"),
             ("/a/..", "/"),
             ("/~user/x@y:z", "/~user/x@y:z"),
+            ("/caf%c3%a9/x/../y;p", "/caf%C3%A9/y;p"),
+            ("/a%20b/", "/a%20b/"),
+            ("/a b/../../c d", "/c%20d"),
         ] {
             assert_eq!(canon(raw).as_deref(), Ok(want), "{raw}");
         }
@@ -368,6 +409,12 @@ mod tests {
             ("/**/secret", "/secret", true),
             ("/*", "/x", true),
             ("/*", "/", false),
+            // Paths with escapes to add are matched on their decoded bytes too.
+            ("/café", "/caf%c3%a9", true),
+            ("/a b/x", "/a%20b/x/y", true),
+            ("/a b", "/a%20b;x=1", true),
+            ("/a b/x", "/a%20b/%C3%A9/../x", true),
+            ("/a b/x", "/a%20b/y", false),
         ] {
             assert_eq!(matches(pattern, path), want, "{pattern} {path}");
         }

@@ -3,6 +3,7 @@
 //! headers removed both ways, WebSocket upgrades spliced through. Other upgrade protocols (h2c
 //! above all) are not: a tunnel would carry requests past the identity headers.
 
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -121,10 +122,18 @@ impl Upstream {
             headers.insert(UPGRADE, protocol.clone());
         }
 
-        let started = std::time::Instant::now();
-        let mut response = match tokio::time::timeout(self.timeout, self.send(connections, req))
+        let started = tokio::time::Instant::now();
+        let mut timer = connections.timer(started + self.timeout);
+        let outcome = {
+            let mut sent = std::pin::pin!(self.send(connections, req));
+            std::future::poll_fn(|cx| match sent.as_mut().poll(cx) {
+                Poll::Ready(result) => Poll::Ready(Ok(result)),
+                Poll::Pending => timer.as_mut().poll(cx).map(Err),
+            })
             .await
-        {
+        };
+        connections.put_timer(timer);
+        let mut response = match outcome {
             Ok(Ok(r)) => r,
             Ok(Err(failure)) => {
                 match failure {

@@ -13,13 +13,30 @@ use http::header::COOKIE;
 /// Characters of `state` used in a sign-in cookie's name (72 random bits: collisions are moot).
 const LOGIN_TAG_LEN: usize = 12;
 
-/// Every `name=value` pair of the request's `Cookie` headers.
+/// Every `name=value` pair of the request's `Cookie` headers, as text (pairs that are not UTF-8
+/// are left out).
 pub fn request_cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
+    cookie_pairs(headers).filter_map(|(name, value)| {
+        Some((
+            std::str::from_utf8(name).ok()?,
+            std::str::from_utf8(value).ok()?,
+        ))
+    })
+}
+
+/// Every `name=value` pair of the request's `Cookie` headers, as bytes: the session cookie is
+/// looked up on every request, and only a value that is then used needs checking.
+fn cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&[u8], &[u8])> {
     cookie_pieces(headers).filter_map(|piece| {
         let eq = memchr::memchr(b'=', piece)?;
-        let name = std::str::from_utf8(&piece[..eq]).ok()?.trim();
-        let value = std::str::from_utf8(&piece[eq + 1..]).ok()?;
-        Some((name, value.trim().trim_matches('"')))
+        let mut value = piece[eq + 1..].trim_ascii();
+        while let [b'"', rest @ ..] = value {
+            value = rest;
+        }
+        while let [rest @ .., b'"'] = value {
+            value = rest;
+        }
+        Some((piece[..eq].trim_ascii(), value))
     })
 }
 
@@ -109,31 +126,42 @@ impl CookieJar {
         self.set(name, "", 0)
     }
 
-    /// The session value from `{base}`, or from `{base}_0`, `{base}_1`, ... (at most `max` of them).
-    pub fn read_chunks<'h>(&self, headers: &'h HeaderMap, max: usize) -> Option<Cow<'h, str>> {
+    /// The session value from `{base}`, or from `{base}_0`, `{base}_1`, ... (at most `max` of
+    /// them), as the request's bytes: borrowed when it is one cookie, the common case.
+    pub fn read_chunks<'h>(&self, headers: &'h HeaderMap, max: usize) -> Option<Cow<'h, [u8]>> {
         let mut single = None;
-        let mut chunks: Vec<Option<&str>> = vec![None; max];
-        for (name, value) in request_cookies(headers) {
-            if name == self.base {
-                single = Some(value);
-            } else if let Some(i) = name
-                .strip_prefix(self.base.as_str())
-                .and_then(|r| r.strip_prefix('_'))
-                .and_then(|r| r.parse::<usize>().ok())
-            {
-                if let Some(slot) = chunks.get_mut(i) {
-                    *slot = Some(value);
+        let mut chunks: Vec<Option<&[u8]>> = Vec::new();
+        for (name, value) in cookie_pairs(headers) {
+            match self.chunk_index(name) {
+                Some(None) => single = Some(value),
+                Some(Some(i)) if i < max => {
+                    if chunks.len() <= i {
+                        chunks.resize(i + 1, None);
+                    }
+                    chunks[i] = Some(value);
                 }
+                _ => {}
             }
         }
         if let Some(value) = single {
             return Some(Cow::Borrowed(value));
         }
-        let mut joined = String::new();
+        let mut joined = Vec::new();
         for chunk in chunks.into_iter().map_while(|c| c) {
-            joined.push_str(chunk);
+            joined.extend_from_slice(chunk);
         }
         (!joined.is_empty()).then_some(Cow::Owned(joined))
+    }
+
+    /// For a session cookie's name: `Some(None)` for `{base}`, `Some(Some(i))` for `{base}_{i}`;
+    /// `None` for any other name.
+    fn chunk_index(&self, name: &[u8]) -> Option<Option<usize>> {
+        let rest = name.strip_prefix(self.base.as_bytes())?;
+        if rest.is_empty() {
+            return Some(None);
+        }
+        let digits = rest.strip_prefix(b"_")?;
+        std::str::from_utf8(digits).ok()?.parse().ok().map(Some)
     }
 
     /// `Set-Cookie` values that store `sealed` (in `{base}` when it fits one cookie, else in
@@ -162,11 +190,7 @@ impl CookieJar {
             }
         }
         for (name, _) in request_cookies(request) {
-            let is_session = name == self.base
-                || name
-                    .strip_prefix(self.base.as_str())
-                    .and_then(|r| r.strip_prefix('_'))
-                    .is_some_and(|r| r.parse::<usize>().is_ok());
+            let is_session = self.chunk_index(name.as_bytes()).is_some();
             if is_session && !written.iter().any(|w| w == name) {
                 out.extend(self.expire(name));
             }
@@ -181,22 +205,31 @@ impl CookieJar {
             let name = memchr::memchr(b'=', piece).map_or(piece, |eq| &piece[..eq]);
             self.is_ours(name.trim_ascii())
         };
-        let all: Vec<&[u8]> = cookie_pieces(headers).collect();
-        if !all.iter().any(|p| ours(p)) {
-            return;
-        }
-        let mut kept = Vec::new();
-        for piece in all.into_iter().filter(|p| !ours(p)) {
-            if !kept.is_empty() {
-                kept.extend_from_slice(b"; ");
+        // Most requests of a signed-in browser carry the gateway's cookies alone, and then there
+        // is nothing to rebuild: the header goes, with no copy made.
+        let (mut gateway, mut others) = (false, false);
+        for piece in cookie_pieces(headers) {
+            if ours(piece) {
+                gateway = true;
+            } else {
+                others = true;
             }
-            kept.extend_from_slice(piece);
         }
-        headers.remove(COOKIE);
-        if kept.is_empty() {
+        if !gateway {
             return;
         }
-        if let Ok(v) = HeaderValue::from_bytes(&kept) {
+        let kept = others.then(|| {
+            let mut kept = Vec::new();
+            for piece in cookie_pieces(headers).filter(|p| !ours(p)) {
+                if !kept.is_empty() {
+                    kept.extend_from_slice(b"; ");
+                }
+                kept.extend_from_slice(piece);
+            }
+            kept
+        });
+        headers.remove(COOKIE);
+        if let Some(v) = kept.and_then(|k| HeaderValue::from_bytes(&k).ok()) {
             headers.insert(COOKIE, v);
         }
     }
@@ -223,16 +256,16 @@ mod tests {
         assert!(set.contains(&"pc=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"));
         assert!(set.contains(&"pc_3=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"));
         let back = headers("pc_1=xxxxxxxxxx; pc_0=xxxxxxxxxx; pc_2=xxxxx");
-        assert_eq!(jar.read_chunks(&back, 5).as_deref(), Some(value.as_str()));
+        assert_eq!(jar.read_chunks(&back, 5).as_deref(), Some(value.as_bytes()));
         // A gap ends the value; chunks past the bound are never read.
         assert_eq!(
             jar.read_chunks(&headers("pc_0=a; pc_2=c"), 5).as_deref(),
-            Some("a")
+            Some(&b"a"[..])
         );
         assert_eq!(
             jar.read_chunks(&headers("pc_0=a; pc_1=b; pc_2=c"), 2)
                 .as_deref(),
-            Some("ab")
+            Some(&b"ab"[..])
         );
         assert_eq!(
             jar.read_chunks(&headers("pc_99999999999999999999=a"), 5),
@@ -264,5 +297,9 @@ mod tests {
         let mut h = headers("pc=s");
         jar.strip(&mut h);
         assert!(h.get(COOKIE).is_none());
+        // Without the gateway's cookies the header is left as it came.
+        let mut h = headers("a=1;b=2 ;;pcx=3");
+        jar.strip(&mut h);
+        assert_eq!(h[COOKIE].as_bytes(), b"a=1;b=2 ;;pcx=3");
     }
 }
