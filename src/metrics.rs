@@ -66,6 +66,12 @@ pub fn install() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// Whether the recorder is installed: without it samples go nowhere, and what only feeds them
+/// (reading the clock for a duration) can be skipped.
+pub fn installed() -> bool {
+    HANDLE.get().is_some_and(Option::is_some)
+}
+
 /// Serves `/metrics` on `addr` and keeps the histograms folded; returns the tasks.
 pub async fn serve(addr: SocketAddr) -> std::io::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
     let Some(handle) = install() else {

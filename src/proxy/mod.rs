@@ -40,7 +40,7 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     UPGRADE,
 ];
 
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
@@ -151,8 +151,10 @@ impl Upstream {
                 return GatewayError::UpstreamTimeout.into_response();
             }
         };
-        metrics::histogram!(crate::metrics::UPSTREAM_DURATION)
-            .record(started.elapsed().as_secs_f64());
+        if crate::metrics::installed() {
+            metrics::histogram!(crate::metrics::UPSTREAM_DURATION)
+                .record(started.elapsed().as_secs_f64());
+        }
 
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             if let (Some(client_upgrade), Some(protocol)) = (client_upgrade, upgrade) {

@@ -358,7 +358,7 @@ async fn forward(app: &AppState, mut req: Request<Body>, client: &ClientConnecti
     let live = app.live();
     let identity = &live.identity;
     let headers = req.headers_mut();
-    let prior_for = headers.get("x-forwarded-for").cloned();
+    let prior_for = headers.get(crate::proxy::X_FORWARDED_FOR).cloned();
     // Order matters: hop-by-hop headers (and whatever `Connection` names) and client copies of
     // managed headers go first; only then are the verified values added.
     let upgrade = crate::proxy::take_hop_by_hop(headers);
