@@ -8,6 +8,7 @@ mod backchannel;
 mod bearer;
 mod error;
 mod forward_auth;
+mod joint;
 mod observe;
 mod workers;
 

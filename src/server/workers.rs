@@ -190,12 +190,12 @@ async fn work(
             .serve_connection_with_upgrades(TokioIo::new(tcp), gateway(client))
             .into_owned();
         let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            let (served, ()) = tokio::join!(connection, drive_upstream);
-            if let Err(e) = served {
+        let served = async move {
+            if let Err(e) = connection.await {
                 tracing::trace!(error = %e, "connection ended with an error");
             }
-        });
+        };
+        tokio::spawn(super::joint::run(served, drive_upstream));
     }
     graceful.shutdown().await;
 }
