@@ -6,14 +6,16 @@ One command (from the repository root):  python3 bench/run.py  [--seconds 10] [-
 On loopback, with the same small static upstream (nginx returning 2 bytes), it measures
   A  the upstream directly,
   B  nginx as a plain reverse proxy (upstream keepalive, no authentication),
-  B' nginx again, sent C's request (with the session cookies, which it passes on): how much of
-     the difference is the 4 KB of cookies rather than the gateway's work,
+  B' nginx again, sent C's request (with the session cookie, which it passes on): how much of
+     the difference is the cookie's 2.2 KB rather than the gateway's work,
   C  portcullis with a signed-in session cookie (a realistic Cognito session: 12 groups,
-     custom:roles, refresh token; two cookies),
+     custom:roles, refresh token; one cookie of 2.2 KB),
   D  portcullis with a Cognito-style bearer access token,
 in rounds A B B' C D A B B' C D ... so that machine noise falls on all alike, and prints
-requests/s, p50 and p99 latency (median over rounds), the ratios C/B, D/B, D/C and C/B', and the
-gateway's idle and peak RSS. Installs wrk and nginx (Debian packages) when missing; builds portcullis in release.
+requests/s, p50 and p99 latency (median over rounds), the CPU time per request of the process
+under test (user and system, from /proc: the upstream for A, the proxying nginx's workers for B
+and B', the gateway for C and D), the ratios C/B, D/B, D/C and C/B', and the gateway's idle and
+peak RSS. Installs wrk and nginx (Debian packages) when missing; builds portcullis in release.
 """
 
 import argparse
@@ -153,12 +155,38 @@ def access_token(issuer_base, client_id, client_secret, user, password):
     return json.loads(body)["access_token"]
 
 
+def children(pid):
+    """The processes whose parent is `pid` (nginx's workers)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, ValueError):
+                pass
+    return found
+
+
+def cpu_seconds(pids):
+    """User and system CPU time used so far by `pids` (all their threads), in seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    user = system = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        user, system = user + int(fields[11]), system + int(fields[12])
+    return user / tick, system / tick
+
+
 def wrk(url, seconds, connections, headers):
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for h in headers:
         cmd += ["-H", h]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         sys.exit(f"{url}: {non2xx.group(1)} failed responses\n{out}")
@@ -168,7 +196,7 @@ def wrk(url, seconds, connections, headers):
         v, unit = float(m.group(1)), m.group(2)
         return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
 
-    return rps, pct(50), pct(99)
+    return rps, pct(50), pct(99), requests
 
 
 def rss(pid, field):
@@ -250,33 +278,39 @@ access = false
         cookie = cookie_header(jar)
         token = access_token(f"http://127.0.0.1:{iss}", "bench", secret, "bench", "bench-password")
         idle = rss(gateway.pid, "VmRSS")
+        # Each target with the processes that serve it (whose CPU time is counted).
+        upstream_workers, proxy_workers = children(procs[0].pid), children(procs[1].pid)
         targets = [
-            ("A direct", f"http://127.0.0.1:{up}/app/page", []),
-            ("B nginx", f"http://127.0.0.1:{nx}/app/page", []),
-            ("B' nginx, C's request", f"http://127.0.0.1:{nx}/app/page", [f"Cookie: {cookie}"]),
-            ("C portcullis session", f"{base}/app/page", [f"Cookie: {cookie}"]),
-            ("D portcullis bearer", f"{base}/app/page", [f"Authorization: Bearer {token}"]),
+            ("A direct", f"http://127.0.0.1:{up}/app/page", [], upstream_workers),
+            ("B nginx", f"http://127.0.0.1:{nx}/app/page", [], proxy_workers),
+            ("B' nginx, C's request", f"http://127.0.0.1:{nx}/app/page", [f"Cookie: {cookie}"], proxy_workers),
+            ("C portcullis session", f"{base}/app/page", [f"Cookie: {cookie}"], [gateway.pid]),
+            ("D portcullis bearer", f"{base}/app/page", [f"Authorization: Bearer {token}"], [gateway.pid]),
         ]
-        results = {name: [] for name, _, _ in targets}
+        results = {name: [] for name, _, _, _ in targets}
         for r in range(args.rounds):
-            for name, url, headers in targets:
+            for name, url, headers, serving in targets:
                 recorder = None
                 if args.perf and name.startswith("C"):
                     recorder = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "499", "-g",
                                                  "-o", args.perf, "-p", str(gateway.pid)],
                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                results[name].append(wrk(url, args.seconds, args.connections, headers))
+                user, system = cpu_seconds(serving)
+                rps, p50, p99, requests = wrk(url, args.seconds, args.connections, headers)
+                user_after, system_after = cpu_seconds(serving)
+                results[name].append((rps, p50, p99, (user_after - user) * 1e6 / requests,
+                                      (system_after - system) * 1e6 / requests))
                 if recorder:
                     recorder.send_signal(signal.SIGINT)
                     recorder.wait()
             print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
         peak = rss(gateway.pid, "VmHWM")
-        med = {n: tuple(statistics.median(x[i] for x in v) for i in range(3)) for n, v in results.items()}
+        med = {n: tuple(statistics.median(x[i] for x in v) for i in range(5)) for n, v in results.items()}
         print(f"\n{args.rounds} rounds x {args.seconds} s, {args.connections} connections, wrk -t1, "
               f"{os.cpu_count()} CPUs; session cookie {len(cookie)} bytes, token {len(token)} bytes\n")
-        print(f"{'target':<24} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
-        for name, (rps, p50, p99) in med.items():
-            print(f"{name:<24} {rps:>10.0f} {p50:>8.3f} {p99:>8.3f}")
+        print(f"{'target':<24} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'user us':>8} {'sys us':>8}")
+        for name, (rps, p50, p99, user, system) in med.items():
+            print(f"{name:<24} {rps:>10.0f} {p50:>8.3f} {p99:>8.3f} {user:>8.1f} {system:>8.1f}")
         b, c, d = med["B nginx"], med["C portcullis session"], med["D portcullis bearer"]
         b2 = med["B' nginx, C's request"]
         print(f"\nC/B = {c[0] / b[0]:.2f}   D/B = {d[0] / b[0]:.2f}   D/C = {d[0] / c[0]:.2f}   "
