@@ -3,6 +3,7 @@
 //! headers removed both ways, WebSocket upgrades spliced through. Other upgrade protocols (h2c
 //! above all) are not: a tunnel would carry requests past the identity headers.
 
+use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -125,10 +126,14 @@ impl Upstream {
         let started = tokio::time::Instant::now();
         let mut timer = connections.timer(started + self.timeout);
         let outcome = {
-            let mut sent = std::pin::pin!(self.send(connections, req));
+            let mut sent = pin!(self.send(connections, req));
             std::future::poll_fn(|cx| match sent.as_mut().poll(cx) {
                 Poll::Ready(result) => Poll::Ready(Ok(result)),
-                Poll::Pending => timer.as_mut().poll(cx).map(Err),
+                // As `tokio::time::timeout` does: the deadline is checked even when the request
+                // used up the task's cooperative budget.
+                Poll::Pending => pin!(tokio::task::unconstrained(timer.as_mut()))
+                    .poll(cx)
+                    .map(Err),
             })
             .await
         };

@@ -6,7 +6,9 @@
 //! again, and the part with nothing to do is polled too: four polls of both parts per request.
 //! Here each part has a waker of its own, a wake raised while the task runs is taken up in the
 //! same run, and only the parts that were woken are polled: two task runs per request, each
-//! part polled once per event.
+//! part polled once per event. A part that wakes itself while it is polled is asking to yield
+//! (hyper does so after a run of work on one connection, for fairness): the run then ends, and
+//! the task goes back in the scheduler's queue behind the others, as it would have alone.
 
 use std::future::Future;
 use std::pin::{Pin, pin};
@@ -22,16 +24,19 @@ const RUNNING: u8 = 1;
 const CLIENT: u8 = 2;
 /// The upstream side was woken.
 const UPSTREAM: u8 = 4;
+/// A part woke itself while polled: it yields, and the run ends after this round.
+const YIELD: u8 = 8;
 
-/// Rounds in one run at most. Tokio's cooperative budget makes a resource that has run out of
-/// budget wake its waker and report pending: within one run that would go round forever, so
-/// after this many rounds the run ends and the task is scheduled again, with a new budget.
+/// Rounds in one run at most, a bound on the work of one run whatever wakes what; a request
+/// takes two (its response, one).
 const MAX_ROUNDS: usize = 8;
 
 /// What the two wakers share with the task.
 struct Shared {
     state: AtomicU8,
     task: AtomicWaker,
+    /// The part being polled (`CLIENT` or `UPSTREAM`), or 0.
+    polling: AtomicU8,
 }
 
 /// The waker of one part.
@@ -46,7 +51,11 @@ impl Wake for PartWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let before = self.shared.state.fetch_or(self.part, Ordering::AcqRel);
+        // Only the task's thread sets `polling`: a wake from elsewhere that reads it at the wrong
+        // moment is taken for a yield, which costs one more run, nothing else.
+        let yields = self.shared.polling.load(Ordering::Relaxed) == self.part;
+        let bits = if yields { self.part | YIELD } else { self.part };
+        let before = self.shared.state.fetch_or(bits, Ordering::AcqRel);
         // While the task runs, it sees the bit before it returns; otherwise it must be run.
         if before & RUNNING == 0 {
             self.shared.task.wake();
@@ -60,6 +69,7 @@ pub(super) async fn run(client: impl Future<Output = ()>, upstream: impl Future<
     let shared = Arc::new(Shared {
         state: AtomicU8::new(CLIENT | UPSTREAM),
         task: AtomicWaker::new(),
+        polling: AtomicU8::new(0),
     });
     let waker = |part| {
         Waker::from(Arc::new(PartWaker {
@@ -77,10 +87,10 @@ pub(super) async fn run(client: impl Future<Output = ()>, upstream: impl Future<
             let woken = shared.state.swap(RUNNING, Ordering::AcqRel);
             // Upstream first: a response it reads is then delivered in the same round.
             if woken & UPSTREAM != 0 {
-                poll_part(upstream.as_mut(), &upstream_waker);
+                poll_part(upstream.as_mut(), UPSTREAM, &upstream_waker, &shared);
             }
             if woken & CLIENT != 0 {
-                poll_part(client.as_mut(), &client_waker);
+                poll_part(client.as_mut(), CLIENT, &client_waker, &shared);
             }
             if client.is_none() && upstream.is_none() {
                 return Poll::Ready(());
@@ -89,24 +99,33 @@ pub(super) async fn run(client: impl Future<Output = ()>, upstream: impl Future<
                 shared
                     .state
                     .compare_exchange(RUNNING, 0, Ordering::AcqRel, Ordering::Acquire);
-            if idle.is_ok() {
-                return Poll::Pending;
+            match idle {
+                Ok(_) => return Poll::Pending,
+                Err(state) if state & YIELD != 0 => break,
+                Err(_) => {}
             }
         }
-        // Still being woken: keep the bits, end this run, and be run again.
-        shared.state.fetch_and(!RUNNING, Ordering::AcqRel);
+        // A part yields, or the rounds are used up: keep the bits, end this run, be run again.
+        shared.state.fetch_and(!(RUNNING | YIELD), Ordering::AcqRel);
         cx.waker().wake_by_ref();
         Poll::Pending
     })
     .await;
 }
 
-/// Polls `part` with its waker, if it is not done yet; drops it once it is.
-fn poll_part<F: Future<Output = ()>>(mut part: Pin<&mut Option<F>>, waker: &Waker) {
+/// Polls `part` (named `which`) with its waker, if it is not done yet; drops it once it is.
+fn poll_part<F: Future<Output = ()>>(
+    mut part: Pin<&mut Option<F>>,
+    which: u8,
+    waker: &Waker,
+    shared: &Shared,
+) {
+    shared.polling.store(which, Ordering::Relaxed);
     let ready = part
         .as_mut()
         .as_pin_mut()
         .is_some_and(|f| f.poll(&mut Context::from_waker(waker)).is_ready());
+    shared.polling.store(0, Ordering::Relaxed);
     if ready {
         part.set(None);
     }
@@ -158,6 +177,29 @@ mod tests {
             .unwrap();
         // Everything happens in the first run: no wake schedules the task again.
         assert_eq!(runs.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_part_that_yields_ends_the_run() {
+        // Wakes itself and is pending three times, as hyper's connection does to yield.
+        let mut yields = 3;
+        let client = std::future::poll_fn(move |cx| {
+            if yields == 0 {
+                return Poll::Ready(());
+            }
+            yields -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        });
+        let runs = Arc::new(AtomicUsize::new(0));
+        let joint = Counted {
+            runs: runs.clone(),
+            inner: Box::pin(run(client, std::future::ready(()))),
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(5), joint)
+            .await
+            .unwrap();
+        assert_eq!(runs.load(Ordering::Relaxed), 4);
     }
 
     #[tokio::test]

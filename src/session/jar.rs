@@ -189,9 +189,15 @@ impl CookieJar {
                 }
             }
         }
-        for (name, _) in request_cookies(request) {
-            let is_session = self.chunk_index(name.as_bytes()).is_some();
-            if is_session && !written.iter().any(|w| w == name) {
+        // Every session cookie that `read_chunks` would read, whatever its value holds: one that
+        // is not text must go too, or it would spoil every later read.
+        for (name, _) in cookie_pairs(request) {
+            if self.chunk_index(name).is_none() {
+                continue;
+            }
+            // The base name, or the base name, `_` and digits: text.
+            let name = std::str::from_utf8(name).unwrap_or_default();
+            if !written.iter().any(|w| w == name) {
                 out.extend(self.expire(name));
             }
         }
@@ -249,9 +255,13 @@ mod tests {
     fn chunks_round_trip_and_stale_chunks_are_cleared() {
         let jar = CookieJar::new("pc".into(), false);
         let value = "x".repeat(25);
-        let set = jar.write_chunks(&value, 10, 60, &headers("pc=old; pc_3=old; other=1"));
+        let mut request = headers("pc=old; pc_3=old; other=1");
+        // A chunk whose value is not text is read (and fails to open), so it is cleared too.
+        request.append(COOKIE, HeaderValue::from_bytes(b"pc_4=\xff").unwrap());
+        let set = jar.write_chunks(&value, 10, 60, &request);
         let set: Vec<&str> = set.iter().map(|v| v.to_str().unwrap()).collect();
-        assert_eq!(set.len(), 5, "{set:?}");
+        assert_eq!(set.len(), 6, "{set:?}");
+        assert!(set.contains(&"pc_4=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"));
         assert!(set[0].starts_with("pc_0=xxxxxxxxxx; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"));
         assert!(set.contains(&"pc=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"));
         assert!(set.contains(&"pc_3=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"));
