@@ -87,13 +87,10 @@ impl CanonicalPath {
         let needs_escapes = decoded.iter().any(|&b| b != b'/' && !is_pchar(b));
         let (mut encoded, decoded) = if needs_escapes {
             let mut encoded = String::with_capacity(decoded.len() + 16);
-            for &(start, _) in &names {
-                let end = decoded[start as usize..]
-                    .iter()
-                    .position(|&b| b == b'/')
-                    .map_or(decoded.len(), |i| start as usize + i);
+            // `decoded` is `/seg/seg`: what precedes its first slash is empty.
+            for segment in decoded.split(|&b| b == b'/').skip(1) {
                 encoded.push('/');
-                encode_into(&decoded[start as usize..end], &mut encoded);
+                encode_into(segment, &mut encoded);
             }
             (encoded, Some(decoded))
         } else {

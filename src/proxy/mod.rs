@@ -261,12 +261,7 @@ impl Upstream {
 /// (`Connection: upgrade` plus `Upgrade: websocket`), if it asks for one. Called before the
 /// identity headers are added, so `Connection` cannot name them away.
 pub fn take_hop_by_hop(headers: &mut HeaderMap) -> Option<HeaderValue> {
-    let wants = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    let wants = connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"));
     let websocket = headers
         .get(UPGRADE)
         .filter(|v| wants && v.as_bytes().eq_ignore_ascii_case(b"websocket"))
@@ -285,12 +280,7 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
         .cloned()
         .collect();
     doomed.extend(
-        headers
-            .get_all(CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
+        connection_tokens(headers)
             // `close` names no header, and hop-by-hop names are already listed: most
             // `Connection` headers (`keep-alive`, `close`, `upgrade`) need no new name.
             .filter(|t| {
@@ -304,6 +294,16 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     for name in doomed {
         headers.remove(name);
     }
+}
+
+/// The comma-separated tokens of the `Connection` header(s), trimmed.
+fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
 }
 
 /// Copies bytes both ways between an upgraded client and an upgraded upstream connection.

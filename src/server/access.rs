@@ -6,9 +6,9 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::Value;
 
-use super::AppState;
 use super::authn::{Authn, authenticate};
 use super::bearer::BearerFailure;
+use super::{AppState, Live};
 use crate::identity::Claims;
 use crate::policy::{CanonicalPath, Denial, Principal, Route};
 
@@ -36,14 +36,15 @@ pub(super) enum Access {
     IssuerUnavailable,
 }
 
-/// Decides on `method` `path` for the request whose headers are `headers`.
+/// Decides on `method` `path` for the request whose headers are `headers`, by the rules of
+/// `live` (the caller's, so that the identity headers it then adds are of the same generation).
 pub(super) async fn decide(
     app: &AppState,
+    live: &Live,
     method: &Method,
     path: &CanonicalPath,
     headers: &HeaderMap,
 ) -> Access {
-    let live = app.live();
     let policy = &live.policy;
     let route = policy.route(method, path);
     let authn = authenticate(app, headers).await;

@@ -45,7 +45,8 @@ pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>
         Err(_) => return GatewayError::BadPath.into_response(),
     };
     let headers = req.headers();
-    match access::decide(&app, &method, &path, headers).await {
+    let live = app.live();
+    match access::decide(&app, &live, &method, &path, headers).await {
         Access::Allowed { claims, cookies } => {
             let status = if prefixed {
                 StatusCode::OK
@@ -54,7 +55,6 @@ pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>
             };
             let mut response = status.into_response();
             if let Some(claims) = &claims {
-                let live = app.live();
                 let identity = &live.identity;
                 let out = response.headers_mut();
                 for (name, mapping) in AUTH_REQUEST_HEADERS {

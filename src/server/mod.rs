@@ -321,27 +321,29 @@ async fn forward(app: &AppState, mut req: Request<Body>, client: &ClientConnecti
             return GatewayError::BadPath.into_response();
         }
     };
-    let (claims, cookies) = match access::decide(app, req.method(), &path, req.headers()).await {
-        Access::Allowed { claims, cookies } => (claims, cookies),
-        Access::SignIn { cookies } => {
-            return auth::with_cookies(auth::unauthenticated(app, &req), cookies);
-        }
-        Access::Forbidden {
-            claims,
-            cookies,
-            scope,
-        } => {
-            let response = if scope {
-                GatewayError::InsufficientScope.into_response()
-            } else {
-                auth::forbidden(app, &req, claims.as_deref().map(|c| &**c), &path)
-            };
-            return auth::with_cookies(response, cookies);
-        }
-        Access::BadBearer => return GatewayError::InvalidToken.into_response(),
-        Access::Unavailable => return GatewayError::StoreUnavailable.into_response(),
-        Access::IssuerUnavailable => return GatewayError::IssuerUnavailable.into_response(),
-    };
+    let live = app.live();
+    let (claims, cookies) =
+        match access::decide(app, &live, req.method(), &path, req.headers()).await {
+            Access::Allowed { claims, cookies } => (claims, cookies),
+            Access::SignIn { cookies } => {
+                return auth::with_cookies(auth::unauthenticated(app, &req), cookies);
+            }
+            Access::Forbidden {
+                claims,
+                cookies,
+                scope,
+            } => {
+                let response = if scope {
+                    GatewayError::InsufficientScope.into_response()
+                } else {
+                    auth::forbidden(app, &req, claims.as_deref().map(|c| &**c), &path)
+                };
+                return auth::with_cookies(response, cookies);
+            }
+            Access::BadBearer => return GatewayError::InvalidToken.into_response(),
+            Access::Unavailable => return GatewayError::StoreUnavailable.into_response(),
+            Access::IssuerUnavailable => return GatewayError::IssuerUnavailable.into_response(),
+        };
     // The upstream gets the path that was authorized, never another reading of it. (Usually
     // the two are the same text, and the request's URI stands.)
     if path.as_str() != req.uri().path() {
@@ -356,7 +358,6 @@ async fn forward(app: &AppState, mut req: Request<Body>, client: &ClientConnecti
             Err(_) => return GatewayError::BadPath.into_response(),
         }
     }
-    let live = app.live();
     let identity = &live.identity;
     let headers = req.headers_mut();
     let prior_for = headers.get(crate::proxy::X_FORWARDED_FOR).cloned();
