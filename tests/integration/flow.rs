@@ -285,7 +285,7 @@ async fn local_sign_out_without_issuer_logout() {
     assert!(
         cleared
             .iter()
-            .any(|c| c.starts_with("portcullis_0=;") && c.contains("Max-Age=0")),
+            .any(|c| c.starts_with("portcullis=;") && c.contains("Max-Age=0")),
         "{cleared:?}"
     );
     assert!(!has_session(&browser, &gateway));

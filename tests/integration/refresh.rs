@@ -234,6 +234,8 @@ async fn cognito_revocation_without_a_discovered_endpoint_uses_the_pool_domain()
 #[tokio::test]
 async fn cookie_expiry_follows_the_idle_timeout() {
     let (issuer, _upstream, gateway) = stack().await;
+    // Enough groups for a session in two chunks: each one carries the expiry.
+    issuer.give_groups(100);
     let browser = Browser::new();
     let start = browser.get(&format!("{}/oauth2/start", gateway.url)).await;
     let authorize = start.headers()["location"].to_str().unwrap().to_string();
