@@ -303,6 +303,17 @@ async fn login(State(i): State<Shared>, headers: HeaderMap, body: Bytes) -> Resp
     response
 }
 
+/// A refresh token of the size and shape Cognito issues: a JWE of about 1,800 characters (header,
+/// encrypted key, IV, ciphertext, tag), so sessions weigh here what they weigh in production.
+/// Here it is random: only this issuer's store gives it meaning.
+fn cognito_shaped_refresh_token() -> String {
+    const HEADER: &str = "eyJjdHkiOiJKV1QiLCJlbmMiOiJBMjU2R0NNIiwiYWxnIjoiUlNBLU9BRVAifQ";
+    [256, 12, 1000, 16]
+        .map(random_token)
+        .iter()
+        .fold(HEADER.to_string(), |token, part| token + "." + part)
+}
+
 fn token_error(error: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": error }))).into_response()
 }
@@ -362,7 +373,7 @@ async fn token(State(i): State<Shared>, headers: HeaderMap, body: Bytes) -> Resp
             {
                 return token_error("invalid_grant");
             }
-            let refresh = random_token(48);
+            let refresh = cognito_shaped_refresh_token();
             i.store().refresh.insert(
                 refresh.clone(),
                 (grant.username.clone(), grant.scope.clone()),
