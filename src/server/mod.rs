@@ -203,15 +203,18 @@ impl hyper::service::Service<Request<Incoming>> for Gateway {
     }
 }
 
-/// `handled`'s response, or a bare 500 if it panics: a bug is never a dropped connection.
-async fn answer_even_if_it_panics(handled: impl Future<Output = Response>) -> Response {
-    match AssertUnwindSafe(handled).catch_unwind().await {
-        Ok(response) => response,
-        Err(_) => {
+/// `handled`'s response, or a bare 500 if it panics: a bug is never a dropped connection. A
+/// combinator rather than an `async fn`, which would hold `handled` twice (as its argument and
+/// inside the future it awaits): this future is allocated for every request.
+fn answer_even_if_it_panics(
+    handled: impl Future<Output = Response>,
+) -> impl Future<Output = Response> {
+    AssertUnwindSafe(handled).catch_unwind().map(|outcome| {
+        outcome.unwrap_or_else(|_| {
             tracing::error!("request handler panicked");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
+        })
+    })
 }
 
 /// Serves the gateway on `listener` until `shutdown` completes, then finishes in-flight requests
