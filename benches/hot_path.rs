@@ -6,6 +6,8 @@
 
 use std::hint::black_box;
 
+use base64::Engine;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::FutureExt;
 use http::{HeaderMap, HeaderValue, Method};
@@ -99,14 +101,18 @@ fn session_cookie(c: &mut Criterion) {
     let mut session = Session::new(
         sign(&key, &claims),
         claims,
-        Some(format!(
-            "{}.{}.{}.{}.{}",
-            "h".repeat(86),
-            "k".repeat(342),
-            "i".repeat(16),
-            "c".repeat(1334),
-            "t".repeat(22)
-        )),
+        // A refresh token of Cognito's size and shape: a JWE of five base64url segments.
+        Some(
+            [
+                &b"{\"alg\":\"RSA-OAEP\"}"[..],
+                &[1; 256],
+                &[2; 12],
+                &[3; 1000],
+                &[4; 16],
+            ]
+            .map(|part| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(part))
+            .join("."),
+        ),
         std::time::Duration::from_secs(43200),
         now_secs(),
     );

@@ -308,10 +308,10 @@ async fn login(State(i): State<Shared>, headers: HeaderMap, body: Bytes) -> Resp
 /// Here it is random: only this issuer's store gives it meaning.
 fn cognito_shaped_refresh_token() -> String {
     const HEADER: &str = "eyJjdHkiOiJKV1QiLCJlbmMiOiJBMjU2R0NNIiwiYWxnIjoiUlNBLU9BRVAifQ";
-    [256, 12, 1000, 16]
-        .map(random_token)
-        .iter()
-        .fold(HEADER.to_string(), |token, part| token + "." + part)
+    format!(
+        "{HEADER}.{}",
+        [256, 12, 1000, 16].map(random_token).join(".")
+    )
 }
 
 fn token_error(error: &str) -> Response {

@@ -1,8 +1,9 @@
 //! Sessions and the other cookies the gateway keeps in the browser.
 //!
-//! The default store is stateless: the session is sealed (see [`codec`]) into a cookie, split into
-//! numbered chunks when it does not fit one, with a hard bound on the chunk count. The Redis store
-//! (see [`redis`]) keeps it server-side, the cookie holding only a sealed ticket. A sign-in in
+//! A session is kept in a compact binary form (see [`stored`]). The default store is stateless:
+//! the session is sealed (see [`codec`]) into a cookie, split into numbered chunks when it does
+//! not fit one, with a hard bound on the chunk count. The Redis store (see [`redis`]) keeps it
+//! server-side, the cookie holding only a sealed ticket. A sign-in in
 //! progress lives in its own short-lived cookie named after its `state`, so sign-ins started in
 //! several tabs at once all complete. Anything that does not open is simply "not signed in".
 
@@ -45,7 +46,7 @@ pub const MAX_PENDING_LOGINS: usize = 5;
 /// How long the post-sign-out target is kept while the issuer signs the user out.
 const SIGN_OUT_TTL: Duration = Duration::from_secs(300);
 
-/// A signed-in user. Stored as described in [`stored`].
+/// A signed-in user. Stored in the compact form of [`Session::to_stored`].
 #[derive(Debug, Clone)]
 pub struct Session {
     /// Random identifier, safe to log; a new one at every sign-in.

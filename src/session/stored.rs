@@ -50,6 +50,9 @@ struct Segment<'a>(#[serde(borrow, with = "serde_bytes")] Cow<'a, [u8]>);
 
 impl<'a> Token<'a> {
     fn from_text(text: &'a str) -> Self {
+        if !text.contains('.') {
+            return Token::Text(text.into());
+        }
         // Strict decoding (no padding, no stray trailing bits) means re-encoding each segment
         // gives back exactly the text that was stored.
         let segments: Option<Vec<Segment>> = text
@@ -57,8 +60,8 @@ impl<'a> Token<'a> {
             .map(|s| URL_SAFE_NO_PAD.decode(s).ok().map(|b| Segment(b.into())))
             .collect();
         match segments {
-            Some(segments) if text.contains('.') => Token::Segments(segments),
-            _ => Token::Text(text.into()),
+            Some(segments) => Token::Segments(segments),
+            None => Token::Text(text.into()),
         }
     }
 
@@ -159,9 +162,18 @@ mod tests {
             // Opaque tokens, some of them base64url-like but not strictly so.
             Some("1//0gAbCdEf-opaque_token"),
             Some("abc"),
-            Some("a.b=.c"),
-            Some("YQ.YR"),
+            Some("YQ"),
             Some(""),
+            // Dotted, but not strict base64url: padding, stray trailing bits, a length no
+            // base64 has, other characters. Kept as text, and exactly.
+            Some("YQ==.YQ"),
+            Some("YQ.YR"),
+            Some("a.YQ"),
+            Some("é.YQ"),
+            // Strict base64url, empty segments included.
+            Some("."),
+            Some(".."),
+            Some("YQ."),
         ];
         for refresh in refresh_tokens {
             let original = session(&id_token, refresh);
@@ -176,6 +188,20 @@ mod tests {
             );
             assert_eq!(back.tokens_expire_at, 1_700_003_600);
             assert_eq!(back.claims["custom:roles"], "a|b");
+        }
+    }
+
+    #[test]
+    fn only_strict_base64url_segments_are_stored_as_bytes() {
+        let kind = |text| match Token::from_text(text) {
+            Token::Text(_) => "text",
+            Token::Segments(_) => "segments",
+        };
+        for text in ["YQ.YQ", "YQ.", ".", "eyJhbGciOiJkaXIifQ..aXY"] {
+            assert_eq!(kind(text), "segments", "{text}");
+        }
+        for text in ["YQ", "", "YQ==.YQ", "YQ.YR", "a.YQ", "é.YQ", "YQ YQ.YQ"] {
+            assert_eq!(kind(text), "text", "{text}");
         }
     }
 
