@@ -11,7 +11,7 @@ use url::Url;
 use super::authn::{Authn, authenticate};
 use super::bearer::BearerFailure;
 use super::{
-    AppState, GatewayError, SIGN_OUT_PATH, SIGNED_OUT_PATH, START_PATH, error, escape_html,
+    AppState, GatewayError, Live, SIGN_OUT_PATH, SIGNED_OUT_PATH, START_PATH, error, escape_html,
     redirect,
 };
 use crate::metrics::{LOGINS, SESSIONS};
@@ -62,7 +62,7 @@ fn accepts_html(headers: &HeaderMap) -> bool {
 /// A request refused by the rules: a page saying who the user is and how to sign in as someone
 /// else for browsers, JSON for API clients.
 pub(super) fn forbidden(
-    app: &AppState,
+    live: &Live,
     req: &Request<Body>,
     claims: Option<&Map<String, Value>>,
     path: &CanonicalPath,
@@ -71,7 +71,6 @@ pub(super) fn forbidden(
         return GatewayError::Forbidden.into_response();
     }
     let who = claims.map(|claims| {
-        let live = app.live();
         let identity = &live.identity;
         [
             "x-forwarded-email",

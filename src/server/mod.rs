@@ -339,7 +339,7 @@ async fn forward(app: &AppState, mut req: Request<Body>, client: &ClientConnecti
                 let response = if scope {
                     GatewayError::InsufficientScope.into_response()
                 } else {
-                    auth::forbidden(app, &req, claims.as_deref().map(|c| &**c), &path)
+                    auth::forbidden(&live, &req, claims.as_deref().map(|c| &**c), &path)
                 };
                 return auth::with_cookies(response, cookies);
             }

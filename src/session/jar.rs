@@ -153,14 +153,23 @@ impl CookieJar {
         (!joined.is_empty()).then_some(Cow::Owned(joined))
     }
 
-    /// For a session cookie's name: `Some(None)` for `{base}`, `Some(Some(i))` for `{base}_{i}`;
-    /// `None` for any other name.
+    /// For a session cookie's name: `Some(None)` for `{base}`, `Some(Some(i))` for `{base}_{i}`
+    /// with `i` written as the gateway writes it (decimal digits, no sign, no leading zero), so
+    /// each chunk has exactly one name; `None` for any other name.
     fn chunk_index(&self, name: &[u8]) -> Option<Option<usize>> {
         let rest = name.strip_prefix(self.base.as_bytes())?;
         if rest.is_empty() {
             return Some(None);
         }
         let digits = rest.strip_prefix(b"_")?;
+        let canonical = match digits {
+            [b'0'] => true,
+            [first, ..] => *first != b'0' && digits.iter().all(u8::is_ascii_digit),
+            [] => false,
+        };
+        if !canonical {
+            return None;
+        }
         std::str::from_utf8(digits).ok()?.parse().ok().map(Some)
     }
 
@@ -281,6 +290,35 @@ mod tests {
             jar.read_chunks(&headers("pc_99999999999999999999=a"), 5),
             None
         );
+    }
+
+    #[test]
+    fn each_chunk_has_one_name() {
+        let jar = CookieJar::new("pc".into(), false);
+        for (name, index) in [
+            ("pc", Some(None)),
+            ("pc_0", Some(Some(0))),
+            ("pc_12", Some(Some(12))),
+        ] {
+            assert_eq!(jar.chunk_index(name.as_bytes()), index, "{name}");
+        }
+        for name in [
+            "pc_",
+            "pc_+1",
+            "pc_01",
+            "pc_00",
+            "pc_-1",
+            "pc_1a",
+            "pc_ 1",
+            "pc_login_x",
+            "pcx",
+        ] {
+            assert_eq!(jar.chunk_index(name.as_bytes()), None, "{name}");
+        }
+        // Only the canonical name is read: a look-alike does not stand in for chunk 1.
+        let request = headers("pc_0=a; pc_01=b; pc_+1=c");
+        let read = jar.read_chunks(&request, 5).unwrap();
+        assert_eq!(&*read, b"a");
     }
 
     #[test]
