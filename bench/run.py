@@ -14,8 +14,8 @@ On loopback, with the same small static upstream (nginx returning 2 bytes), it m
 in rounds A B B' C D A B B' C D ... so that machine noise falls on all alike, and prints
 requests/s, p50 and p99 latency (median over rounds), the CPU time per request of the process
 under test (user and system, from /proc: the upstream for A, the proxying nginx's workers for B
-and B', the gateway for C and D), the ratios C/B, D/B, D/C and C/B', and the gateway's idle and
-peak RSS. Installs wrk and nginx (Debian packages) when missing; builds portcullis in release.
+and B', the gateway for C and D), the ratios C/B, D/B, D/C and C/B', the p99 differences C - B
+and C - B', and the gateway's idle and peak RSS. Installs wrk and nginx (Debian packages) when missing; builds portcullis in release.
 """
 
 import argparse
@@ -315,7 +315,7 @@ access = false
         b2 = med["B' nginx, C's request"]
         print(f"\nC/B = {c[0] / b[0]:.2f}   D/B = {d[0] / b[0]:.2f}   D/C = {d[0] / c[0]:.2f}   "
               f"C/B' = {c[0] / b2[0]:.2f}")
-        print(f"p99 C - B = {c[2] - b[2]:+.3f} ms")
+        print(f"p99 C - B = {c[2] - b[2]:+.3f} ms   p99 C - B' = {c[2] - b2[2]:+.3f} ms")
         print(f"gateway RSS: idle {idle:.1f} MB, peak {peak:.1f} MB")
     finally:
         for p in procs:
