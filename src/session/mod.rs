@@ -3,9 +3,9 @@
 //! A session is kept in a compact binary form (see [`stored`]). The default store is stateless:
 //! the session is sealed (see [`codec`]) into a cookie, split into numbered chunks when it does
 //! not fit one, with a hard bound on the chunk count. The Redis store (see [`redis`]) keeps it
-//! server-side, the cookie holding only a sealed ticket. A sign-in in
-//! progress lives in its own short-lived cookie named after its `state`, so sign-ins started in
-//! several tabs at once all complete. Anything that does not open is simply "not signed in".
+//! server-side, the cookie holding only a sealed ticket. A sign-in in progress lives in its own
+//! short-lived cookie named after its `state`, so sign-ins started in several tabs at once all
+//! complete. Anything that does not open is simply "not signed in".
 
 mod codec;
 mod jar;
