@@ -8,14 +8,17 @@ On loopback, with the same small static upstream (nginx returning 2 bytes), it m
   B  nginx as a plain reverse proxy (upstream keepalive, no authentication),
   B' nginx again, sent C's request (with the session cookie, which it passes on): how much of
      the difference is the cookie's 3.3 KB rather than the gateway's work,
+  P  portcullis on a public route, sent B's request (no cookie, nobody signed in): portcullis
+     as a plain proxy, without authentication,
   C  portcullis with a signed-in session cookie (a realistic Cognito session: 12 groups,
      custom:roles, a refresh token of Cognito's 1.8 KB; one cookie of 3.3 KB),
   D  portcullis with a Cognito-style bearer access token,
-in rounds A B B' C D A B B' C D ... so that machine noise falls on all alike, and prints
+in rounds A B B' P C D A B B' P C D ... so that machine noise falls on all alike, and prints
 requests/s, p50 and p99 latency (median over rounds), the CPU time per request of the process
 under test (user and system, from /proc: the upstream for A, the proxying nginx's workers for B
-and B', the gateway for C and D), the ratios C/B, D/B, D/C and C/B', the p99 differences C - B
-and C - B', and the gateway's idle and peak RSS. Installs wrk and nginx (Debian packages) when missing; builds portcullis in release.
+and B', the gateway for P, C and D), the ratios C/B, D/B, D/C, C/B', P/B and C/P, the p99
+differences C - B, C - B' and P - B, and the gateway's idle and peak RSS. Installs wrk and
+nginx (Debian packages) when missing; builds portcullis in release.
 """
 
 import argparse
@@ -284,6 +287,7 @@ access = false
             ("A direct", f"http://127.0.0.1:{up}/app/page", [], upstream_workers),
             ("B nginx", f"http://127.0.0.1:{nx}/app/page", [], proxy_workers),
             ("B' nginx, C's request", f"http://127.0.0.1:{nx}/app/page", [f"Cookie: {cookie}"], proxy_workers),
+            ("P portcullis public", f"{base}/health", [], [gateway.pid]),
             ("C portcullis session", f"{base}/app/page", [f"Cookie: {cookie}"], [gateway.pid]),
             ("D portcullis bearer", f"{base}/app/page", [f"Authorization: Bearer {token}"], [gateway.pid]),
         ]
@@ -312,10 +316,11 @@ access = false
         for name, (rps, p50, p99, user, system) in med.items():
             print(f"{name:<24} {rps:>10.0f} {p50:>8.3f} {p99:>8.3f} {user:>8.1f} {system:>8.1f}")
         b, c, d = med["B nginx"], med["C portcullis session"], med["D portcullis bearer"]
-        b2 = med["B' nginx, C's request"]
+        b2, pub = med["B' nginx, C's request"], med["P portcullis public"]
         print(f"\nC/B = {c[0] / b[0]:.2f}   D/B = {d[0] / b[0]:.2f}   D/C = {d[0] / c[0]:.2f}   "
-              f"C/B' = {c[0] / b2[0]:.2f}")
-        print(f"p99 C - B = {c[2] - b[2]:+.3f} ms   p99 C - B' = {c[2] - b2[2]:+.3f} ms")
+              f"C/B' = {c[0] / b2[0]:.2f}   P/B = {pub[0] / b[0]:.2f}   C/P = {c[0] / pub[0]:.2f}")
+        print(f"p99 C - B = {c[2] - b[2]:+.3f} ms   p99 C - B' = {c[2] - b2[2]:+.3f} ms   "
+              f"p99 P - B = {pub[2] - b[2]:+.3f} ms")
         print(f"gateway RSS: idle {idle:.1f} MB, peak {peak:.1f} MB")
     finally:
         for p in procs:
