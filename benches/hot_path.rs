@@ -100,7 +100,7 @@ fn session_cookie(c: &mut Criterion) {
     let claims = claims();
     let mut session = Session::new(
         sign(&key, &claims),
-        claims,
+        claims.into(),
         // A refresh token of Cognito's size and shape: a JWE of five base64url segments.
         Some(
             [
@@ -146,7 +146,7 @@ fn session_cookie(c: &mut Criterion) {
     c.bench_function("session: open sealed cookie (uncached)", |b| {
         b.iter(|| {
             let plain = codec.open("__Host-portcullis", black_box(&sealed)).unwrap();
-            Session::from_stored(&plain).unwrap()
+            Session::from_stored(&plain, Default::default()).unwrap()
         })
     });
 }
@@ -240,7 +240,7 @@ fn bearer_validation(c: &mut Criterion) {
     // value type does not change the cost of a hit).
     let value = Session::new(
         token.clone(),
-        access,
+        access.into(),
         None,
         std::time::Duration::from_secs(60),
         now_secs(),

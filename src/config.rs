@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
-use crate::identity::{ClaimPath, ClaimSource, HeaderMapping, IdentityHeaders};
+use crate::identity::{ClaimPath, ClaimSource, EmailTrust, HeaderMapping, IdentityHeaders};
 use crate::policy::{DefaultAction, PathPattern, Policy, Rule};
 
 /// Default listen address: all interfaces, the port oauth2-proxy users already know.
@@ -214,6 +214,9 @@ pub struct OidcSettings {
     pub authorize_params: Vec<(String, String)>,
     /// Timeout for each call to the issuer.
     pub timeout: Duration,
+    /// Whether an email whose token says nothing of `email_verified` counts as verified
+    /// (`assume_email_verified`; off by default).
+    pub email_trust: EmailTrust,
 }
 
 /// `[session]`: how signed-in state is kept.
@@ -312,6 +315,7 @@ struct RawOidc {
     authorize_params: Option<BTreeMap<String, String>>,
     #[serde(default, deserialize_with = "lenient_string")]
     timeout: Option<String>,
+    assume_email_verified: Option<bool>,
 }
 
 #[derive(Default, Deserialize)]
@@ -951,6 +955,11 @@ fn validate_oidc(raw: RawOidc, errors: &mut Vec<String>) -> Option<OidcSettings>
         clock_leeway,
         authorize_params,
         timeout,
+        email_trust: if raw.assume_email_verified.unwrap_or(false) {
+            EmailTrust::AssumeVerifiedWhenUnsaid
+        } else {
+            EmailTrust::VerifiedOnly
+        },
     })
 }
 

@@ -46,12 +46,50 @@ struct Rendered {
     headers: Vec<(HeaderName, HeaderValue)>,
 }
 
-impl From<Map<String, Value>> for Claims {
-    fn from(map: Map<String, Value>) -> Self {
+/// Whether an email without `email_verified` counts as verified (`[oidc] assume_email_verified`).
+/// An email that says `email_verified: false` is never verified.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EmailTrust {
+    /// Only `email_verified: true` (or Cognito's `"true"`) verifies an email: the default.
+    #[default]
+    VerifiedOnly,
+    /// An email whose token says nothing of `email_verified` counts as verified too, for
+    /// issuers that never send the claim.
+    AssumeVerifiedWhenUnsaid,
+}
+
+impl EmailTrust {
+    /// Whether `claims` hold a verified email address.
+    fn verifies(self, claims: &Map<String, Value>) -> bool {
+        match claims.get("email_verified") {
+            // Cognito sends a boolean in ID tokens and a string from userInfo.
+            Some(Value::Bool(verified)) => *verified,
+            Some(Value::String(text)) => text == "true",
+            None => self == Self::AssumeVerifiedWhenUnsaid,
+            Some(_) => false,
+        }
+    }
+}
+
+impl Claims {
+    /// The identity of a verified token's claims. An email that is not verified is no identity:
+    /// users can set their own (Cognito lets them by default, and marks it unverified), so it is
+    /// removed here, before any header, rule, answer or assertion can read it.
+    pub fn new(mut map: Map<String, Value>, email: EmailTrust) -> Self {
+        if !email.verifies(&map) && map.remove("email").is_some() {
+            tracing::debug!("unverified email left out of the identity");
+        }
         Self {
             map,
             rendered: ArcSwapOption::empty(),
         }
+    }
+}
+
+impl From<Map<String, Value>> for Claims {
+    /// [`Claims::new`] with the default, strict, [`EmailTrust`].
+    fn from(map: Map<String, Value>) -> Self {
+        Self::new(map, EmailTrust::default())
     }
 }
 
@@ -424,7 +462,7 @@ mod tests {
         let mut h = HeaderMap::new();
         ids.apply(
             &Claims::from(claims(
-                json!({"sub": "u1", "email": "a@b.c", "preferred_username": "alice", "groups": ["g1", "g2"]}),
+                json!({"sub": "u1", "email": "a@b.c", "email_verified": true, "preferred_username": "alice", "groups": ["g1", "g2"]}),
             )),
             &mut h,
         );
@@ -449,7 +487,9 @@ mod tests {
         let ids = IdentityHeaders::with_defaults(vec![m]);
         let mut h = HeaderMap::new();
         ids.apply(
-            &Claims::from(claims(json!({"sub": "u1", "email": "a@b.c"}))),
+            &Claims::from(claims(
+                json!({"sub": "u1", "email": "a@b.c", "email_verified": true}),
+            )),
             &mut h,
         );
         assert_eq!(h["x-forwarded-user"], "a@b.c");
@@ -457,7 +497,9 @@ mod tests {
 
     #[test]
     fn rendered_headers_follow_the_mappings_in_force() {
-        let identity = Claims::from(claims(json!({"sub": "u1", "email": "a@b.c"})));
+        let identity = Claims::from(claims(
+            json!({"sub": "u1", "email": "a@b.c", "email_verified": true}),
+        ));
         let before = IdentityHeaders::with_defaults(vec![]);
         for _ in 0..2 {
             let mut h = HeaderMap::new();
@@ -471,6 +513,43 @@ mod tests {
         let mut h = HeaderMap::new();
         after.apply(&identity, &mut h);
         assert_eq!(h["x-forwarded-user"], "a@b.c");
+    }
+
+    #[test]
+    fn only_verified_email_is_identity() {
+        let email = |c: Value, trust| {
+            Claims::new(claims(c), trust)
+                .get("email")
+                .map(|e| e.as_str().unwrap().to_string())
+        };
+        let strict = EmailTrust::VerifiedOnly;
+        let lenient = EmailTrust::AssumeVerifiedWhenUnsaid;
+        for (verified, want_strict, want_lenient) in [
+            (json!(true), true, true),
+            (json!("true"), true, true),
+            (json!(false), false, false),
+            (json!("false"), false, false),
+            (json!("TRUE"), false, false),
+            (json!(1), false, false),
+            (Value::Null, false, false),
+        ] {
+            let c = json!({"sub": "u", "email": "a@b.c", "email_verified": verified});
+            assert_eq!(email(c.clone(), strict).is_some(), want_strict, "{c}");
+            assert_eq!(email(c.clone(), lenient).is_some(), want_lenient, "{c}");
+        }
+        let unsaid = json!({"sub": "u", "email": "a@b.c"});
+        assert_eq!(email(unsaid.clone(), strict), None);
+        assert_eq!(email(unsaid, lenient).as_deref(), Some("a@b.c"));
+        // Nothing renders it either.
+        let mut h = HeaderMap::new();
+        IdentityHeaders::with_defaults(vec![]).apply(
+            &Claims::from(claims(
+                json!({"sub": "u", "email": "a@b.c", "email_verified": false}),
+            )),
+            &mut h,
+        );
+        assert!(h.get("x-forwarded-email").is_none());
+        assert_eq!(h["x-forwarded-user"], "u");
     }
 
     #[test]

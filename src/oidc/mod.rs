@@ -123,7 +123,7 @@ impl Issuer {
                         return;
                     }
                     Err(e) => {
-                        tracing::warn!(issuer = %this.settings.issuer, error = %e, retry_in = ?delay, "issuer discovery failed");
+                        tracing::warn!(issuer = %this.settings.issuer, error = %e, retry_in_ms = delay.as_millis() as u64, "issuer discovery failed");
                         tokio::time::sleep(delay).await;
                         delay = (delay * 2).min(MAX_DISCOVERY_BACKOFF);
                     }

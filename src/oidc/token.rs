@@ -132,10 +132,7 @@ impl Issuer {
                 Some(&[&self.settings.client_id]),
             )
             .await?;
-        let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
-        if sub.is_empty() {
-            return Err(TokenError::Invalid("sub is missing or empty".into()));
-        }
+        let sub = subject(&claims)?;
         match expect {
             Expect::SignIn { nonce } => match claims.get("nonce").and_then(Value::as_str) {
                 Some(n) if constant_time_eq(n, nonce) => {}
@@ -216,6 +213,20 @@ impl Issuer {
     }
 }
 
+/// The token's subject: a non-empty string, for sign-in and bearer tokens alike (an empty one
+/// would leave the app without a user, and every anonymous request alike).
+fn subject(claims: &Map<String, Value>) -> Result<&str, TokenError> {
+    match claims.get("sub").and_then(Value::as_str) {
+        Some(sub) if !sub.is_empty() => Ok(sub),
+        _ => Err(TokenError::Invalid("sub is missing or empty".into())),
+    }
+}
+
+/// `typ` header values of tokens that may be bearer tokens: none (Cognito's), a plain JWT, or
+/// an RFC 9068 access token. Anything else (`logout+jwt`, `secevent+jwt`, ...) is a token of
+/// another kind.
+const BEARER_TYPES: [&str; 3] = ["JWT", "at+jwt", "application/at+jwt"];
+
 /// Which clients a bearer token may have been issued to.
 #[derive(Debug, Clone, Copy)]
 pub enum Audience<'a> {
@@ -244,9 +255,25 @@ impl Issuer {
         token: &str,
         audience: Audience<'_>,
     ) -> Result<BearerToken, TokenError> {
+        let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header
+            .typ
+            .as_deref()
+            .is_some_and(|typ| !BEARER_TYPES.iter().any(|t| t.eq_ignore_ascii_case(typ)))
+        {
+            return Err(TokenError::Invalid(
+                "not an access or ID token (typ)".into(),
+            ));
+        }
         let claims = self
             .verify_jwt(provider, token, &["exp", "iat", "iss", "sub"], None)
             .await?;
+        subject(&claims)?;
+        // Security event tokens (back-channel logout tokens above all) carry `events`; signed
+        // by the same issuer for the same client, they must not pass for a user's token.
+        if claims.contains_key("events") {
+            return Err(TokenError::Invalid("a security event token".into()));
+        }
         let text = |name: &str| claims.get(name).and_then(Value::as_str);
         let in_aud = |wanted: &str| match claims.get("aud") {
             Some(Value::String(a)) => a == wanted,
@@ -283,7 +310,10 @@ impl Issuer {
             _ => std::sync::Arc::default(),
         };
         Ok(BearerToken {
-            claims: std::sync::Arc::new(claims.into()),
+            claims: std::sync::Arc::new(crate::identity::Claims::new(
+                claims,
+                self.settings.email_trust,
+            )),
             scopes,
         })
     }

@@ -39,7 +39,7 @@ pub struct Rule {
     pub roles: Option<Vec<String>>,
     /// Each claim equal to, or containing, one of its values.
     pub claims: Vec<(ClaimPath, Vec<String>)>,
-    /// The email's domain is one of these (and the email is not marked unverified).
+    /// The email's domain is one of these (and the email is verified).
     pub email_domains: Option<Vec<String>>,
     /// The bearer token's scopes hold any of these.
     pub scopes: Option<Vec<String>>,
@@ -56,12 +56,12 @@ impl Rule {
     }
 
     /// The first condition `who` fails, if any.
-    fn unmet(&self, policy: &Policy, who: &Principal<'_>) -> Option<&'static str> {
+    fn unmet(&self, policy: &Policy, who: &Principal<'_>) -> Option<Condition> {
         if !any_of(self.groups.as_deref(), || policy.groups.values(who.claims)) {
-            return Some("groups");
+            return Some(Condition::Groups);
         }
         if !any_of(self.roles.as_deref(), || policy.roles(who.claims)) {
-            return Some("roles");
+            return Some(Condition::Roles);
         }
         for (claim, wanted) in &self.claims {
             let source = ClaimSource {
@@ -69,18 +69,18 @@ impl Rule {
                 split: None,
             };
             if !any_of(Some(wanted), || source.values(who.claims)) {
-                return Some("claims");
+                return Some(Condition::Claims);
             }
         }
         if let Some(domains) = &self.email_domains {
             if !email_domain_in(who.claims, domains) {
-                return Some("email_domains");
+                return Some(Condition::EmailDomains);
             }
         }
         if !any_of(self.scopes.as_deref(), || {
             who.scopes.map(<[String]>::to_vec).unwrap_or_default()
         }) {
-            return Some("scopes");
+            return Some(Condition::Scopes);
         }
         None
     }
@@ -97,17 +97,22 @@ fn any_of(wanted: Option<&[String]>, have: impl FnOnce() -> Vec<String>) -> bool
     }
 }
 
-/// Whether the verified email's domain is one of `domains` (compared without case).
+/// Whether the email's domain is one of `domains` (compared without case). The claims hold an
+/// email only when it is verified (see [`Claims::new`](crate::identity::Claims::new)); an
+/// address that is not exactly a local part, one `@` and a domain belongs to no domain
+/// (`ivan@evil.test@example.com` is not at `example.com`).
 fn email_domain_in(claims: &Map<String, Value>, domains: &[String]) -> bool {
-    // Cognito sends a boolean in ID tokens and a string elsewhere; either way, "false" fails.
-    let unverified = matches!(claims.get("email_verified"), Some(Value::Bool(false)))
-        || claims.get("email_verified").and_then(Value::as_str) == Some("false");
-    let domain = claims
-        .get("email")
-        .and_then(Value::as_str)
-        .and_then(|e| e.rsplit_once('@'))
-        .map(|(_, d)| d);
-    !unverified && domain.is_some_and(|d| domains.iter().any(|x| x.eq_ignore_ascii_case(d)))
+    let Some(email) = claims.get("email").and_then(Value::as_str) else {
+        return false;
+    };
+    match email.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty() && !domain.is_empty() && !domain.contains('@') =>
+        {
+            domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+        }
+        _ => false,
+    }
 }
 
 /// Who is asking: the claims of their session or bearer token, and a bearer token's scopes.
@@ -130,13 +135,44 @@ pub enum Route<'a> {
     Denied,
 }
 
-/// Why a signed-in user was refused.
+/// The condition a refused request failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Denial {
-    /// Index of the rule that refused, if a rule did.
-    pub rule: Option<usize>,
+pub enum Condition {
+    /// None of the rule's `groups`.
+    Groups,
+    /// None of the rule's `roles`.
+    Roles,
+    /// A claim of the rule's `claims` without any of its values.
+    Claims,
+    /// No verified email in one of the rule's `email_domains`.
+    EmailDomains,
+    /// A bearer token without any of the rule's `scopes` (or no bearer token).
+    Scopes,
+    /// No rule matched, under `[policy] default = "deny"`.
+    DefaultDeny,
+}
+
+impl Condition {
+    /// The condition's name in logs and metrics: the rule key that failed, or `default_deny`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Groups => "groups",
+            Self::Roles => "roles",
+            Self::Claims => "claims",
+            Self::EmailDomains => "email_domains",
+            Self::Scopes => "scopes",
+            Self::DefaultDeny => "default_deny",
+        }
+    }
+}
+
+/// Why a signed-in user was refused.
+#[derive(Debug, Clone, Copy)]
+pub struct Denial<'a> {
+    /// The rule that refused, if a rule did.
+    pub rule: Option<&'a Rule>,
     /// The condition that failed.
-    pub condition: &'static str,
+    pub condition: Condition,
 }
 
 /// The rules, in order.
@@ -181,10 +217,14 @@ impl Policy {
     }
 
     /// Whether `who` may take a protected route.
-    pub fn authorize(&self, rule: Option<&Rule>, who: &Principal<'_>) -> Result<(), Denial> {
+    pub fn authorize<'a>(
+        &self,
+        rule: Option<&'a Rule>,
+        who: &Principal<'_>,
+    ) -> Result<(), Denial<'a>> {
         match rule.and_then(|r| r.unmet(self, who).map(|c| (r, c))) {
             Some((r, condition)) => Err(Denial {
-                rule: Some(r.index),
+                rule: Some(r),
                 condition,
             }),
             None => Ok(()),
@@ -259,8 +299,10 @@ mod tests {
         Policy::new(rules, default, Policy::default_role_sources())
     }
 
+    /// The claims of a verified token, as the identity holds them (unverified email left out).
     fn claims(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+        let identity = crate::identity::Claims::from(v.as_object().unwrap().clone());
+        (*identity).clone()
     }
 
     fn decide(p: &Policy, method: &str, path: &str, who: &Map<String, Value>) -> String {
@@ -276,7 +318,11 @@ mod tests {
                 },
             ) {
                 Ok(()) => format!("allow {:?}", r.map(|r| r.index)),
-                Err(d) => format!("deny {:?} {}", d.rule, d.condition),
+                Err(d) => format!(
+                    "deny {:?} {}",
+                    d.rule.map(|r| r.index),
+                    d.condition.as_str()
+                ),
             },
         }
     }
@@ -315,6 +361,11 @@ mod tests {
             "sub": "b", "email": "bob@example.com", "email_verified": "false",
             "groups": ["writers"], "custom:tier": "silver",
         }));
+        let two_ats = claims(json!({
+            "sub": "i", "email": "ivan@evil.test@example.com", "email_verified": true,
+        }));
+        let no_local = claims(json!({"sub": "n", "email": "@example.com", "email_verified": true}));
+        let unsaid = claims(json!({"sub": "u", "email": "una@example.com"}));
         for (method, path, who, want) in [
             ("GET", "/health", &alice, "public 0"),
             ("GET", "/health/deep", &bob, "public 0"),
@@ -329,6 +380,9 @@ mod tests {
             ("GET", "/gold", &bob, "deny Some(3) claims"),
             ("GET", "/staff", &alice, "allow Some(4)"),
             ("GET", "/staff", &bob, "deny Some(4) email_domains"),
+            ("GET", "/staff", &two_ats, "deny Some(4) email_domains"),
+            ("GET", "/staff", &no_local, "deny Some(4) email_domains"),
+            ("GET", "/staff", &unsaid, "deny Some(4) email_domains"),
             ("GET", "/api/items", &alice, "allow None"),
             ("POST", "/api/items", &alice, "deny Some(5) groups"),
             ("POST", "/api/items", &bob, "allow Some(5)"),

@@ -1,7 +1,13 @@
 //! The one canonical form of a request path that rules are matched on, and that the upstream
 //! receives: percent-decoded, dot segments resolved, repeated slashes merged, re-encoded one way.
 //! What could be read two ways is refused instead of guessed at: encoded slashes and backslashes,
-//! double encoding, NUL, raw backslashes, and dot segments hidden behind `;` parameters.
+//! encoded `;`, `?` and `#` (delimiters to whoever decodes before routing), double encoding, NUL,
+//! raw backslashes, dot segments hidden behind `;` parameters, and segments that are only `;`
+//! parameters (servlet containers drop those, and the slashes around them merge: `/;x/admin` is
+//! `/admin` to Tomcat).
+//!
+//! Every delimiter reaches the app in the form it arrived in: a raw `;` stays raw, and an encoded
+//! one is never made raw, since it is refused.
 
 use std::fmt;
 
@@ -17,7 +23,8 @@ pub enum PathError {
     Malformed,
     /// A `%` not followed by two hex digits.
     BadEncoding,
-    /// `%2F`, `%5C`, a raw `\`, NUL or another control character.
+    /// `%2F`, `%5C`, `%3B`, `%3F`, `%23`, a raw `\` or `#`, NUL or another control character,
+    /// or a segment that is only `;` parameters.
     Ambiguous,
     /// `%25`: an encoded percent, the start of double encoding.
     DoubleEncoded,
@@ -28,7 +35,9 @@ impl fmt::Display for PathError {
         f.write_str(match self {
             Self::Malformed => "malformed path",
             Self::BadEncoding => "invalid percent-encoding in path",
-            Self::Ambiguous => "encoded slash, backslash or control character in path",
+            Self::Ambiguous => {
+                "encoded delimiter, backslash, control character or parameter-only segment in path"
+            }
             Self::DoubleEncoded => "double percent-encoding in path",
         })
     }
@@ -70,6 +79,9 @@ impl CanonicalPath {
             let segment = &decoded[slash + 1..];
             let name_len = memchr::memchr(b';', segment).unwrap_or(segment.len());
             match &segment[..name_len] {
+                // `/;x/admin`: a segment that is only parameters vanishes for servlet
+                // containers, which then serve `/admin`.
+                b"" => return Err(PathError::Ambiguous),
                 b"." | b".." if name_len != segment.len() => return Err(PathError::Ambiguous),
                 b"." => decoded.truncate(slash),
                 b".." => {
@@ -152,7 +164,9 @@ fn decode_into(segment: &str, out: &mut Vec<u8>) -> Result<(), PathError> {
                 i += 2;
                 match h << 4 | l {
                     b'%' => return Err(PathError::DoubleEncoded),
-                    b'/' | b'\\' => return Err(PathError::Ambiguous),
+                    // Delimiters once decoded: the app may split on them after decoding (a path
+                    // segment, path parameters, the query, the fragment) or before.
+                    b'/' | b'\\' | b';' | b'?' | b'#' => return Err(PathError::Ambiguous),
                     b => b,
                 }
             }
@@ -369,6 +383,16 @@ mod tests {
             ("/public/.;x/admin", PathError::Ambiguous),
             ("/public/%2e%2e;/admin", PathError::Ambiguous),
             ("/admin#/../health", PathError::Ambiguous),
+            ("/admin%23", PathError::Ambiguous),
+            ("/admin%3f/x", PathError::Ambiguous),
+            ("/admin%3F", PathError::Ambiguous),
+            ("/;/admin", PathError::Ambiguous),
+            ("/;x/admin", PathError::Ambiguous),
+            ("/%3b/admin", PathError::Ambiguous),
+            ("/%3Bfoo/admin/users", PathError::Ambiguous),
+            ("/admin%3bx", PathError::Ambiguous),
+            ("/x/;jsessionid=1", PathError::Ambiguous),
+            ("/a/;", PathError::Ambiguous),
         ] {
             assert_eq!(canon(raw), Err(err), "{raw}");
         }

@@ -146,7 +146,7 @@ impl Upstream {
                 match failure {
                     Failure::Connect(e) => tracing::warn!(error = %e, "upstream connection failed"),
                     Failure::ConnectTimeout => tracing::warn!(
-                        timeout = ?self.connect_timeout,
+                        timeout_ms = self.connect_timeout.as_millis() as u64,
                         "upstream connection timed out"
                     ),
                     Failure::Http(e) => tracing::warn!(error = %e, "upstream request failed"),
@@ -154,7 +154,10 @@ impl Upstream {
                 return GatewayError::UpstreamUnavailable.into_response();
             }
             Err(_) => {
-                tracing::warn!(timeout = ?self.timeout, "upstream timed out");
+                tracing::warn!(
+                    timeout_ms = self.timeout.as_millis() as u64,
+                    "upstream timed out"
+                );
                 return GatewayError::UpstreamTimeout.into_response();
             }
         };

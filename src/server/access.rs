@@ -10,7 +10,7 @@ use super::authn::{Authn, authenticate};
 use super::bearer::BearerFailure;
 use super::{AppState, Live};
 use crate::identity::Claims;
-use crate::policy::{CanonicalPath, Denial, Principal, Route};
+use crate::policy::{CanonicalPath, Condition, Denial, Principal, Route};
 
 /// What may happen to a request.
 pub(super) enum Access {
@@ -63,7 +63,7 @@ pub(super) async fn decide(
         (Route::Public(_), _) => None,
         (Route::Denied, _) => Some(Denial {
             rule: None,
-            condition: "default deny",
+            condition: Condition::DefaultDeny,
         }),
         (Route::Protected(_), None) => return Access::SignIn { cookies },
         (Route::Protected(rule), Some(claims)) => policy
@@ -83,22 +83,25 @@ pub(super) async fn decide(
                 .as_ref()
                 .and_then(|c| c.get("sub"))
                 .and_then(Value::as_str);
+            // Plain values, for people and log pipelines alike: the rule's index as a number
+            // and its pattern as configured (both absent under default deny).
             tracing::warn!(
-                rule = ?denial.rule,
-                condition = denial.condition,
-                method = %method,
+                rule = denial.rule.map(|r| r.index as u64),
+                rule_path = denial.rule.map(|r| r.path.as_str()),
+                condition = denial.condition.as_str(),
+                method = method.as_str(),
                 path = path.as_str(),
                 sub = sub.unwrap_or(""),
                 "access denied"
             );
             let rule = denial
                 .rule
-                .map_or_else(|| "default".to_string(), |r| r.to_string());
+                .map_or_else(|| "default".to_string(), |r| r.index.to_string());
             metrics::counter!(crate::metrics::DENIALS, "rule" => rule).increment(1);
             Access::Forbidden {
                 claims,
                 cookies,
-                scope: scopes.is_some() && denial.condition == "scopes",
+                scope: scopes.is_some() && denial.condition == Condition::Scopes,
             }
         }
     }

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Request};
 use axum::response::{IntoResponse, Response};
-use http::header::{ACCEPT, SET_COOKIE};
+use http::header::{ACCEPT, AUTHORIZATION, SET_COOKIE};
 use url::Url;
 
 use super::authn::{Authn, authenticate};
@@ -14,6 +14,7 @@ use super::{
     AppState, GatewayError, Live, SIGN_OUT_PATH, SIGNED_OUT_PATH, START_PATH, error, escape_html,
     redirect,
 };
+use crate::identity::Claims;
 use crate::metrics::{LOGINS, SESSIONS};
 use crate::oidc::{AuthorizeRequest, ExchangeError, Expect, now_secs, random_token};
 use crate::policy::CanonicalPath;
@@ -44,10 +45,13 @@ pub(super) fn with_cookies(
     response
 }
 
-/// Whether a browser is loading a page (`GET` or `HEAD`, accepting HTML): the requests that are
-/// sent to sign in rather than refused with 401.
+/// Whether a browser is loading a page (`GET` or `HEAD`, accepting HTML, with no
+/// `Authorization` header): the requests that are sent to sign in rather than refused with 401.
+/// A client that presents credentials of its own is never sent to a sign-in page.
 pub(super) fn is_page_load(method: &Method, headers: &HeaderMap) -> bool {
-    matches!(*method, Method::GET | Method::HEAD) && accepts_html(headers)
+    matches!(*method, Method::GET | Method::HEAD)
+        && accepts_html(headers)
+        && !headers.contains_key(AUTHORIZATION)
 }
 
 /// Whether the request comes from a browser page (it accepts HTML).
@@ -198,7 +202,8 @@ async fn finish_login(
     if let Some(error) = query_param(query, "error") {
         let clip = |s: String, n: usize| s.chars().take(n).collect::<String>();
         let error = clip(error, 64);
-        tracing::info!(error = ?error, "issuer refused sign-in");
+        // From the query: escaped, so that it cannot break a text log line.
+        tracing::info!(error = %error.escape_debug(), "issuer refused sign-in");
         return Err(GatewayError::SignInDenied {
             error,
             description: query_param(query, "error_description").map(|d| clip(d, 256)),
@@ -250,7 +255,7 @@ async fn finish_login(
         })?;
     let mut session = Session::new(
         id_token,
-        claims,
+        Claims::new(claims, app.0.settings.oidc.email_trust),
         tokens.refresh_token,
         app.0.settings.session.lifetime,
         now,

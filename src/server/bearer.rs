@@ -148,12 +148,17 @@ impl Bearers {
 }
 
 /// The token of an `Authorization: Bearer` header, if the request has one, as the header's
-/// bytes: a token already verified is found by them, with no per-byte check on the way.
+/// bytes: a token already verified is found by them, with no per-byte check on the way. A
+/// `Bearer` header with nothing after it (`-H "Authorization: Bearer $TOKEN"` with the
+/// variable unset) gives an empty token, which is then refused like any other bad token: the
+/// client asked for bearer authentication, and a sign-in page would only hide its mistake.
 pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&[u8]> {
-    let value = headers.get(AUTHORIZATION)?.as_bytes();
-    let space = memchr::memchr(b' ', value)?;
-    let (scheme, token) = (&value[..space], value[space + 1..].trim_ascii());
-    (scheme.eq_ignore_ascii_case(b"bearer") && !token.is_empty()).then_some(token)
+    let value = headers.get(AUTHORIZATION)?.as_bytes().trim_ascii();
+    let (scheme, token) = match memchr::memchr(b' ', value) {
+        Some(space) => (&value[..space], value[space + 1..].trim_ascii()),
+        None => (value, &b""[..]),
+    };
+    scheme.eq_ignore_ascii_case(b"bearer").then_some(token)
 }
 
 #[cfg(test)]
@@ -174,8 +179,9 @@ mod tests {
         assert_eq!(token_of(b"Bearer abc.def"), Some(b"abc.def".to_vec()));
         assert_eq!(token_of(b"bEARER   abc "), Some(b"abc".to_vec()));
         assert_eq!(token_of(b"Basic abc"), None);
-        assert_eq!(token_of(b"Bearer "), None);
-        assert_eq!(token_of(b"Bearer"), None);
+        assert_eq!(token_of(b"Bearer "), Some(Vec::new()));
+        assert_eq!(token_of(b"Bearer"), Some(Vec::new()));
+        assert_eq!(token_of(b"bearer \t "), Some(Vec::new()));
         assert_eq!(token_of(b"Bearerabc"), None);
     }
 }

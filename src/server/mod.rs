@@ -279,7 +279,10 @@ pub async fn serve_with_reload(
     drop(listener);
     // Past the shutdown signal, requests in flight get `grace` to finish.
     if !workers.shutdown(grace).await {
-        tracing::warn!(after = ?grace, "requests still in flight at shutdown were dropped");
+        tracing::warn!(
+            after_ms = grace.as_millis() as u64,
+            "requests still in flight at shutdown were dropped"
+        );
     }
     reloader.abort();
     discovery.abort();

@@ -19,7 +19,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 pub use codec::Codec;
 pub use jar::{CookieJar, request_cookies};
@@ -31,7 +31,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 use crate::config::{Settings, StoreSettings};
-use crate::identity::Claims;
+use crate::identity::{Claims, EmailTrust};
 use crate::oidc::{LOGOUT_TOKEN_MAX_AGE, LogoutRequest};
 
 /// Largest sealed value placed in one cookie; with the name and attributes this stays under the
@@ -73,7 +73,7 @@ impl Session {
     /// A session for a freshly validated ID token.
     pub fn new(
         id_token: String,
-        claims: Map<String, Value>,
+        claims: Claims,
         refresh_token: Option<String>,
         lifetime: Duration,
         now: u64,
@@ -95,18 +95,13 @@ impl Session {
 
     /// Takes the tokens of a refresh. The refresh token is replaced only when the issuer sent a
     /// new one (rotation); otherwise the current one stays valid and is kept.
-    pub fn set_tokens(
-        &mut self,
-        id_token: String,
-        claims: Map<String, Value>,
-        refresh_token: Option<String>,
-    ) {
+    pub fn set_tokens(&mut self, id_token: String, claims: Claims, refresh_token: Option<String>) {
         self.tokens_expire_at = claims
             .get("exp")
             .and_then(Value::as_u64)
             .unwrap_or(self.issued_at);
         self.id_token = id_token;
-        self.claims = Arc::new(claims.into());
+        self.claims = Arc::new(claims);
         if refresh_token.is_some() {
             self.refresh_token = refresh_token;
         }
@@ -157,7 +152,11 @@ impl crate::cache::Weigh for Session {
 const SESSION_CACHE_BYTES: usize = 8 << 20;
 
 /// The session a ticket names in Redis, if it is there and opens with the ticket's key.
-async fn fetch(store: &RedisStore, ticket: Ticket) -> Result<Option<Session>, StoreUnavailable> {
+async fn fetch(
+    store: &RedisStore,
+    ticket: Ticket,
+    email: EmailTrust,
+) -> Result<Option<Session>, StoreUnavailable> {
     let key = store.session_key(&ticket);
     let Some(value) = store.get(&key).await? else {
         return Ok(None);
@@ -165,7 +164,7 @@ async fn fetch(store: &RedisStore, ticket: Ticket) -> Result<Option<Session>, St
     let session = ticket
         .codec()
         .open(&key, &value)
-        .and_then(|plain| Session::from_stored(&plain))
+        .and_then(|plain| Session::from_stored(&plain, email))
         .map(|mut s| {
             s.ticket = Some(ticket);
             s
@@ -228,6 +227,8 @@ pub struct Sessions {
     codec: Codec,
     jar: CookieJar,
     idle_timeout: Duration,
+    /// How the claims of a stored ID token are read, as at sign-in.
+    email: EmailTrust,
     backend: Backend,
     /// Cookie store only: sessions already opened, by sealed value. (Redis sessions are read
     /// from Redis every time, so that a sign-out anywhere counts at once.)
@@ -254,6 +255,7 @@ impl Sessions {
             codec: Codec::new(settings.session.secret.expose().as_bytes(), "cookie v1"),
             jar: CookieJar::new(base, settings.server.secure_cookies()),
             idle_timeout: settings.session.idle_timeout,
+            email: settings.oidc.email_trust,
             backend,
             opened,
         })
@@ -305,14 +307,18 @@ impl Sessions {
             return Ok(None);
         };
         let session = match &self.backend {
-            Backend::Cookie => Session::from_stored(&plain).map(Arc::new).inspect(|s| {
-                if let Some(cache) = &self.opened {
-                    cache.insert(sealed.into_owned(), s.clone());
-                }
-            }),
+            Backend::Cookie => Session::from_stored(&plain, self.email)
+                .map(Arc::new)
+                .inspect(|s| {
+                    if let Some(cache) = &self.opened {
+                        cache.insert(sealed.into_owned(), s.clone());
+                    }
+                }),
             Backend::Redis(store) => match Ticket::from_bytes(&plain) {
                 // Boxed: the store's future is large, and the cookie store never needs it.
-                Some(ticket) => Box::pin(fetch(store, ticket)).await?.map(Arc::new),
+                Some(ticket) => Box::pin(fetch(store, ticket, self.email))
+                    .await?
+                    .map(Arc::new),
                 None => None,
             },
         };
@@ -400,7 +406,7 @@ impl Sessions {
     /// The current version of a Redis session, as another replica may have saved it.
     pub async fn reload(&self, session: &Session) -> Result<Option<Session>, StoreUnavailable> {
         match (&self.backend, &session.ticket) {
-            (Backend::Redis(store), Some(ticket)) => fetch(store, ticket.clone()).await,
+            (Backend::Redis(store), Some(ticket)) => fetch(store, ticket.clone(), self.email).await,
             _ => Ok(Some(session.clone())),
         }
     }
@@ -523,7 +529,7 @@ mod tests {
         let claims = json!({"sub": "u", "exp": 2000});
         let mut session = Session::new(
             token(claims.clone()),
-            claims.as_object().unwrap().clone(),
+            claims.as_object().unwrap().clone().into(),
             None,
             Duration::from_secs(60),
             1000,
@@ -555,7 +561,7 @@ mod tests {
         let claims = json!({"sub": "u", "exp": 1100});
         let mut session = Session::new(
             token(claims.clone()),
-            claims.as_object().unwrap().clone(),
+            claims.as_object().unwrap().clone().into(),
             None,
             Duration::from_secs(3600),
             1000,
@@ -647,7 +653,7 @@ mod budget {
         .join(".");
         Session::new(
             id_token,
-            claims.as_object().cloned().unwrap_or_default(),
+            claims.as_object().cloned().unwrap_or_default().into(),
             Some(refresh),
             Duration::from_secs(43_200),
             1_700_000_000,

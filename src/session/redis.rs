@@ -141,7 +141,7 @@ impl RedisStore {
                         return;
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, retry_in = ?delay, "redis connection failed");
+                        tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "redis connection failed");
                         tokio::time::sleep(delay).await;
                         delay = (delay * 2).min(MAX_CONNECT_BACKOFF);
                     }

@@ -16,6 +16,7 @@ use tokio::sync::OnceCell;
 use http::HeaderMap;
 
 use super::{SaveError, Session, Sessions};
+use crate::identity::Claims;
 use crate::oidc::{ExchangeError, Expect, Issuer, now_secs};
 
 /// How long a refresh result is shared with later requests of the same session generation.
@@ -191,6 +192,7 @@ async fn exchange_refresh(issuer: &Issuer, session: &Session) -> Outcome {
         })?;
     let mut fresh = session.clone();
     let rotated = tokens.refresh_token.is_some();
+    let claims = Claims::new(claims, issuer.settings().email_trust);
     fresh.set_tokens(id_token, claims, tokens.refresh_token);
     tracing::info!(session = %session.id, rotated, "tokens refreshed");
     Ok(fresh)

@@ -13,6 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::Session;
+use crate::identity::{Claims, EmailTrust};
 use crate::oidc::unverified_claims;
 
 /// Leading byte of the stored form; anything else (such as an earlier JSON session) does not
@@ -99,7 +100,7 @@ impl Session {
     }
 
     /// A session from its stored form, claims decoded; `None` for anything else.
-    pub fn from_stored(stored: &[u8]) -> Option<Session> {
+    pub fn from_stored(stored: &[u8], email: EmailTrust) -> Option<Session> {
         let (&FORMAT, rest) = stored.split_first()? else {
             return None;
         };
@@ -117,7 +118,7 @@ impl Session {
             id_token,
             refresh_token: stored.refresh_token.map(Token::into_text),
             tokens_expire_at: stored.tokens_expire_at,
-            claims: Arc::new(claims.into()),
+            claims: Arc::new(Claims::new(claims, email)),
             ticket: None,
         })
     }
@@ -133,7 +134,7 @@ mod tests {
         let claims = unverified_claims(id_token).unwrap();
         let mut session = Session::new(
             id_token.into(),
-            claims,
+            claims.into(),
             refresh_token.map(Into::into),
             Duration::from_secs(3600),
             1_700_000_000,
@@ -178,7 +179,7 @@ mod tests {
         for refresh in refresh_tokens {
             let original = session(&id_token, refresh);
             let stored = Session::to_stored(&original);
-            let back = Session::from_stored(&stored).unwrap();
+            let back = Session::from_stored(&stored, EmailTrust::default()).unwrap();
             assert_eq!(back.id, original.id);
             assert_eq!(back.id_token, id_token);
             assert_eq!(back.refresh_token.as_deref(), refresh);
@@ -221,25 +222,25 @@ mod tests {
     #[test]
     fn anything_else_does_not_open() {
         let good = Session::to_stored(&session(&jwt(json!({"sub": "u"})), Some("r")));
-        assert!(Session::from_stored(&good).is_some());
+        assert!(Session::from_stored(&good, EmailTrust::default()).is_some());
         // An earlier JSON session, another format byte, any truncation, trailing bytes.
-        assert!(Session::from_stored(br#"{"id":"x"}"#).is_none());
+        assert!(Session::from_stored(br#"{"id":"x"}"#, EmailTrust::default()).is_none());
         let mut other = good.clone();
         other[0] = FORMAT + 1;
-        assert!(Session::from_stored(&other).is_none());
+        assert!(Session::from_stored(&other, EmailTrust::default()).is_none());
         for end in 0..good.len() {
             assert!(
-                Session::from_stored(&good[..end]).is_none(),
+                Session::from_stored(&good[..end], EmailTrust::default()).is_none(),
                 "truncated at {end}"
             );
         }
         let mut longer = good.clone();
         longer.push(0);
-        assert!(Session::from_stored(&longer).is_none());
+        assert!(Session::from_stored(&longer, EmailTrust::default()).is_none());
         // An ID token whose payload is not JSON claims.
         let bad = Session::to_stored(&session(&jwt(json!({"sub": "u"})), None));
-        let mut s = Session::from_stored(&bad).unwrap();
+        let mut s = Session::from_stored(&bad, EmailTrust::default()).unwrap();
         s.id_token = "e30.bm90IGpzb24.c2ln".into();
-        assert!(Session::from_stored(&Session::to_stored(&s)).is_none());
+        assert!(Session::from_stored(&Session::to_stored(&s), EmailTrust::default()).is_none());
     }
 }

@@ -105,10 +105,98 @@ async fn id_tokens_are_accepted_too() {
     claims.insert("token_use".into(), json!("id"));
     claims.insert("aud".into(), json!(CLIENT_ID));
     claims.insert("email".into(), json!("bot@example.com"));
+    claims.insert("email_verified".into(), json!(true));
     let response = call(&gateway, "/", &sign(&issuer, &claims)).await;
     assert_eq!(response.status(), 200);
     let echo: Value = response.json().await.unwrap();
     assert_eq!(header(&echo, "x-forwarded-email"), Some("bot@example.com"));
+    // An email the token does not vouch for is no identity.
+    for verified in [json!(false), json!("false"), Value::Null] {
+        claims.insert("email_verified".into(), verified.clone());
+        if verified.is_null() {
+            claims.remove("email_verified");
+        }
+        let response = call(&gateway, "/", &sign(&issuer, &claims)).await;
+        assert_eq!(response.status(), 200);
+        let echo: Value = response.json().await.unwrap();
+        assert_eq!(header(&echo, "x-forwarded-email"), None, "{verified}");
+    }
+}
+
+#[tokio::test]
+async fn empty_bearer_tokens_get_401_not_a_sign_in() {
+    let (_issuer, upstream, gateway) = setup(BEARER).await;
+    // `-H "Authorization: Bearer $TOKEN"` with TOKEN unset, as curl and scripts send it.
+    for value in ["Bearer", "Bearer ", "Bearer    ", "bearer \t"] {
+        let response = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(format!("{}/", gateway.url))
+            .header("Authorization", value)
+            .header("Accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{value:?}");
+        let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+        assert!(challenge.contains("invalid_token"), "{challenge}");
+    }
+    // Credentials of another scheme are not the gateway's to judge, but a client that sends
+    // any is not a browser to send to a sign-in page either.
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/", gateway.url))
+        .header("Authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l")
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(upstream.hits(), 0);
+}
+
+#[tokio::test]
+async fn tokens_without_a_subject_or_of_another_kind_are_refused() {
+    let (issuer, upstream, gateway) = setup(BEARER).await;
+    for sub in [json!(""), json!(42), Value::Null] {
+        let mut claims = access_claims(&issuer);
+        claims.insert("sub".into(), sub.clone());
+        if sub.is_null() {
+            claims.remove("sub");
+        }
+        let response = call(&gateway, "/", &sign(&issuer, &claims)).await;
+        assert_eq!(response.status(), 401, "sub {sub}");
+    }
+    // A back-channel logout token: same issuer, same client, but a security event, not a user.
+    let mut logout = Map::new();
+    for (k, v) in [
+        ("iss", json!(issuer.issuer_url())),
+        ("aud", json!(CLIENT_ID)),
+        ("sub", json!("user-1")),
+        ("iat", json!(now())),
+        ("exp", json!(now() + 120)),
+        ("jti", json!("logout-1")),
+        (
+            "events",
+            json!({"http://schemas.openid.net/event/backchannel-logout": {}}),
+        ),
+    ] {
+        logout.insert(k.into(), v);
+    }
+    let response = call(&gateway, "/", &sign(&issuer, &logout)).await;
+    assert_eq!(response.status(), 401, "logout token as bearer");
+    // The same claims under a logout token's `typ` are refused for that alone.
+    logout.remove("events");
+    let key = issuer.with(|s| s.signing.clone());
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(key.kid.clone());
+    header.typ = Some("logout+jwt".into());
+    let token = jsonwebtoken::encode(&header, &logout, &key.encoding).unwrap();
+    assert_eq!(call(&gateway, "/", &token).await.status(), 401, "typ");
+    assert_eq!(upstream.hits(), 0);
 }
 
 #[tokio::test]

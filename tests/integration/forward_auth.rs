@@ -121,6 +121,22 @@ async fn trusted_proxies_name_the_original_request() {
             .status(),
         400
     );
+    // Paths an app reads as `/admin/x` once it drops `;` parameters or decodes `#`.
+    for uri in [
+        "/;/admin/x",
+        "/;x/admin/x",
+        "/%3b/admin/x",
+        "/admin%23",
+        "/admin%3F",
+    ] {
+        let r = ask(
+            &gw,
+            "/oauth2/auth",
+            &[("Cookie", &staff), ("X-Forwarded-Uri", uri)],
+        )
+        .await;
+        assert_eq!(r.status(), 400, "{uri}");
+    }
     // What a trusted proxy says but cannot be read one way is refused, never guessed at.
     let (status, _) = raw_get(
         gw.addr,
@@ -194,6 +210,11 @@ async fn envoy_path_prefix_and_traefik_redirect() {
         200
     );
     assert_eq!(ask(&gw, "/oauth2/auth/health", &[]).await.status(), 200);
+    let (status, _) = raw_get(gw.addr, "/oauth2/auth/;/admin/x", &[("Cookie", &staff)]).await;
+    assert_eq!(
+        status, 400,
+        "a parameter-only segment in the path-prefix form"
+    );
     assert_eq!(ask(&gw, "/oauth2/auth/app", &[]).await.status(), 401);
 
     // Traefik forwardAuth with ?redirect=true: browsers are sent to sign in, back to the
@@ -257,6 +278,16 @@ async fn nginx_auth_request_through_the_whole_sign_in() {
     let (response, _) = staff.walk(&format!("{public}/app")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(staff.get(&format!("{public}/admin/x")).await.status(), 403);
+    // nginx passes `$request_uri` as it came: a parameter-only segment is refused there too,
+    // and nginx then refuses the request (it treats the auth server's 400 as an error).
+    let hits = upstream.hits();
+    let staff_cookies = staff.cookies_for(&public);
+    let nginx_addr: std::net::SocketAddr = format!("127.0.0.1:{nginx_port}").parse().unwrap();
+    for path in ["/;/admin/x", "/%3b/admin/x"] {
+        let (status, _) = raw_get(nginx_addr, path, &[("Cookie", &staff_cookies)]).await;
+        assert!(status >= 400, "{path}: {status}");
+    }
+    assert_eq!(upstream.hits(), hits, "nothing reached the app");
     assert_eq!(
         browser.get(&format!("{public}/admin/x")).await.status(),
         200

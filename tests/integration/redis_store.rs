@@ -209,7 +209,7 @@ async fn a_save_racing_a_sign_out_does_not_bring_the_session_back() {
     );
     let mut session = portcullis::session::Session::new(
         token,
-        claims,
+        claims.into(),
         None,
         std::time::Duration::from_secs(600),
         now(),
