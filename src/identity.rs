@@ -13,9 +13,10 @@ use arc_swap::ArcSwapOption;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 
-/// Headers the gateway sets about the connection, and the forward-auth answer's identity headers
-/// (apps behind a forward-auth proxy trust them); client copies in any spelling are removed too.
-const FORWARDING_HEADERS: [&str; 10] = [
+/// Headers the gateway sets about the connection, the forward-auth answer's identity headers
+/// (apps behind a forward-auth proxy trust them), and headers that make frameworks read another
+/// request than the one the rules judged: client copies in any spelling are removed too.
+const FORWARDING_HEADERS: [&str; 16] = [
     "x-forwarded-for",
     "x-forwarded-proto",
     "x-forwarded-host",
@@ -26,6 +27,16 @@ const FORWARDING_HEADERS: [&str; 10] = [
     "x-auth-request-email",
     "x-auth-request-groups",
     "x-auth-request-preferred-username",
+    // Another method (Symfony, Laravel, Rails' Rack::MethodOverride): a rule listing methods
+    // would be judged on the method the app ignores.
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    // Another path (IIS URL Rewrite, old Symfony, Zend): a rule on the path would be judged on
+    // the path the app ignores.
+    "x-original-url",
+    "x-original-uri",
+    "x-rewrite-url",
 ];
 
 /// A verified identity's claims (from an ID token or an access token), with the identity headers
@@ -569,6 +580,12 @@ mod tests {
             "forwarded",
             "x_real_ip",
             "X-Auth-Request-User",
+            "X-HTTP-Method-Override",
+            "x_http_method",
+            "X.Method.Override",
+            "X-Original-URL",
+            "x-original_uri",
+            "X-REWRITE-URL",
         ] {
             h.append(
                 HeaderName::from_bytes(name.as_bytes()).unwrap(),

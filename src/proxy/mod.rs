@@ -1,7 +1,10 @@
 //! Forwarding to the upstream: HTTP/1.1 over each client connection's own upstream connection
 //! ([`Connections`]), bodies streamed both ways, hop-by-hop
 //! headers removed both ways, WebSocket upgrades spliced through. Other upgrade protocols (h2c
-//! above all) are not: a tunnel would carry requests past the identity headers.
+//! above all) are not: a tunnel would carry requests past the identity headers. Nor is a `101`
+//! that is not the WebSocket handshake the client asked for (RFC 6455, section 4.2.2, with the
+//! `Sec-WebSocket-Accept` its key calls for): whatever answered it would get a raw tunnel past
+//! every check, so the client gets 502 instead.
 
 use std::pin::pin;
 use std::task::Poll;
@@ -100,6 +103,12 @@ impl Upstream {
         fwd: &Forwarded<'_>,
         connections: &Connections,
     ) -> Response {
+        // The accept key a genuine WebSocket handshake answers with; without a key from the
+        // client there is no handshake to answer, and no tunnel.
+        let accept = upgrade
+            .as_ref()
+            .and_then(|_| websocket_accept(req.headers()));
+        let upgrade = upgrade.filter(|_| accept.is_some());
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
         // HTTP/2 clients send :authority instead of Host; the app still wants the public host.
         if !req.headers().contains_key(HOST) {
@@ -167,7 +176,10 @@ impl Upstream {
         }
 
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-            if let (Some(client_upgrade), Some(protocol)) = (client_upgrade, upgrade) {
+            let handshake = accept.is_some_and(|a| is_websocket_handshake(response.headers(), &a));
+            if let (Some(client_upgrade), Some(protocol), true) =
+                (client_upgrade, upgrade, handshake)
+            {
                 let upstream_upgrade = hyper::upgrade::on(&mut response);
                 tokio::spawn(splice(client_upgrade, upstream_upgrade));
                 let (mut parts, _) = response.into_parts();
@@ -178,6 +190,8 @@ impl Upstream {
                 parts.headers.insert(UPGRADE, protocol);
                 return Response::from_parts(parts, Body::empty());
             }
+            tracing::warn!("upstream answered 101 without the WebSocket handshake asked for");
+            return GatewayError::UpstreamUnavailable.into_response();
         }
         let (mut parts, body) = response.into_parts();
         remove_hop_by_hop(&mut parts.headers);
@@ -309,6 +323,41 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
         .map(str::trim)
 }
 
+/// The GUID every `Sec-WebSocket-Accept` is derived with (RFC 6455, section 1.3).
+const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The `Sec-WebSocket-Accept` a server must answer the request's `Sec-WebSocket-Key` with;
+/// `None` without exactly one key that is 16 bytes in base64 (RFC 6455, section 4.1).
+fn websocket_accept(headers: &HeaderMap) -> Option<String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use sha1::{Digest, Sha1};
+    let mut keys = headers.get_all("sec-websocket-key").iter();
+    let key = keys.next().filter(|_| keys.next().is_none())?.as_bytes();
+    if STANDARD.decode(key).ok()?.len() != 16 {
+        return None;
+    }
+    let mut sha = Sha1::new();
+    sha.update(key);
+    sha.update(WEBSOCKET_GUID.as_bytes());
+    Some(STANDARD.encode(sha.finalize()))
+}
+
+/// Whether a `101` answers a WebSocket handshake: `Upgrade: websocket`, `Connection: upgrade`
+/// and the `Sec-WebSocket-Accept` the request's key calls for.
+fn is_websocket_handshake(headers: &HeaderMap, accept: &str) -> bool {
+    let upgrade = headers
+        .get(UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    let connection = connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"));
+    let mut accepts = headers.get_all("sec-websocket-accept").iter();
+    let accepted = accepts
+        .next()
+        .is_some_and(|v| v.as_bytes() == accept.as_bytes())
+        && accepts.next().is_none();
+    upgrade && connection && accepted
+}
+
 /// Copies bytes both ways between an upgraded client and an upgraded upstream connection.
 async fn splice(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
     let (client, upstream) = match tokio::try_join!(client, upstream) {
@@ -369,6 +418,63 @@ mod tests {
             assert_eq!(h["x-forwarded-proto"], "https");
             assert_eq!(h["x-forwarded-host"], "app.example.com");
         }
+    }
+
+    #[test]
+    fn websocket_handshakes() {
+        // RFC 6455, section 1.3.
+        let mut request = HeaderMap::new();
+        request.insert(
+            "sec-websocket-key",
+            HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="),
+        );
+        let accept = websocket_accept(&request).unwrap();
+        assert_eq!(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        let answer = |upgrade: &'static str, connection: &'static str, accept: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(UPGRADE, HeaderValue::from_static(upgrade));
+            h.insert(CONNECTION, HeaderValue::from_static(connection));
+            h.insert("sec-websocket-accept", HeaderValue::from_static(accept));
+            h
+        };
+        let good = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+        assert!(is_websocket_handshake(
+            &answer("websocket", "Upgrade", good),
+            &accept
+        ));
+        assert!(is_websocket_handshake(
+            &answer("WebSocket", "keep-alive, upgrade", good),
+            &accept
+        ));
+        assert!(!is_websocket_handshake(
+            &answer("websocket", "Upgrade", "wrong"),
+            &accept
+        ));
+        assert!(!is_websocket_handshake(
+            &answer("h2c", "Upgrade", good),
+            &accept
+        ));
+        assert!(!is_websocket_handshake(
+            &answer("websocket", "close", good),
+            &accept
+        ));
+        assert!(!is_websocket_handshake(&HeaderMap::new(), &accept));
+        // Keys that are not 16 bytes of base64, or not one key, call for no handshake at all.
+        for key in [
+            "",
+            "short",
+            "dGhlIHNhbXBsZSBub25jZQ",
+            "dGhlIHNhbXBsZSBub25jZSE=",
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("sec-websocket-key", HeaderValue::from_static(key));
+            assert_eq!(websocket_accept(&h), None, "{key:?}");
+        }
+        request.append(
+            "sec-websocket-key",
+            HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="),
+        );
+        assert_eq!(websocket_accept(&request), None);
     }
 
     #[test]

@@ -26,6 +26,7 @@ use axum::extract::{Extension, State};
 use axum::http::{Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use http::header::CACHE_CONTROL;
 use http::uri::PathAndQuery;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
@@ -379,18 +380,81 @@ async fn forward(app: &AppState, mut req: Request<Body>, client: &ClientConnecti
         peer: &client.address,
         prior_for,
     };
-    auth::with_cookies(
-        app.0
-            .upstream
-            .forward(req, upgrade, &fwd, &client.upstream)
-            .await,
-        cookies,
-    )
+    let mut response = app
+        .0
+        .upstream
+        .forward(req, upgrade, &fwd, &client.upstream)
+        .await;
+    if !cookies.is_empty() {
+        // The session cookie rides on the app's response: a shared cache must not keep it, or
+        // it would hand this user's session to the next visitor.
+        keep_private(response.headers_mut());
+    }
+    auth::with_cookies(response, cookies)
+}
+
+/// Marks a response that carries a user's `Set-Cookie` as private: `public` and `s-maxage` go,
+/// `private` is added, and every other directive (`max-age`, `no-cache`, ...) stays.
+/// `no-store` and `private` already keep it out of shared caches.
+fn keep_private(headers: &mut http::HeaderMap) {
+    let directives: Vec<&str> = headers
+        .get_all(CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
+    let name = |d: &str| {
+        d.split('=')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    };
+    if directives
+        .iter()
+        .any(|d| matches!(name(d).as_str(), "no-store" | "private"))
+    {
+        return;
+    }
+    let mut value = String::from("private");
+    for d in directives
+        .iter()
+        .filter(|d| !matches!(name(d).as_str(), "public" | "s-maxage"))
+    {
+        value.push_str(", ");
+        value.push_str(d);
+    }
+    // Built from header text and a literal: always a valid value.
+    if let Ok(value) = http::HeaderValue::from_str(&value) {
+        headers.insert(CACHE_CONTROL, value);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn responses_with_a_session_cookie_stay_private() {
+        for (upstream, want) in [
+            (None, "private"),
+            (Some("public, max-age=600"), "private, max-age=600"),
+            (Some("max-age=60, s-maxage=3600"), "private, max-age=60"),
+            (Some("PUBLIC"), "private"),
+            (Some("no-store"), "no-store"),
+            (Some("private, max-age=5"), "private, max-age=5"),
+            (Some("no-cache"), "private, no-cache"),
+        ] {
+            let mut h = http::HeaderMap::new();
+            if let Some(v) = upstream {
+                h.insert(CACHE_CONTROL, http::HeaderValue::from_static(v));
+            }
+            keep_private(&mut h);
+            assert_eq!(h[CACHE_CONTROL], want, "{upstream:?}");
+        }
+    }
 
     #[tokio::test]
     async fn a_panicking_handler_gets_a_bare_500() {

@@ -213,8 +213,10 @@ impl CookieJar {
         out
     }
 
-    /// Removes the gateway's cookies from the request's `Cookie` header(s) before it goes upstream.
-    /// The app's own cookies are kept byte for byte, whatever they hold.
+    /// Removes the gateway's cookies from the request's `Cookie` header(s) before it goes upstream,
+    /// and leaves one `Cookie` header: HTTP/2 clients may split cookies over several fields, which
+    /// an HTTP/1.1 app expects joined with `; ` (RFC 9113, section 8.2.3). The app's own cookies
+    /// are kept byte for byte, whatever they hold.
     pub fn strip(&self, headers: &mut HeaderMap) {
         let ours = |piece: &[u8]| {
             let name = memchr::memchr(b'=', piece).map_or(piece, |eq| &piece[..eq]);
@@ -230,7 +232,7 @@ impl CookieJar {
                 others = true;
             }
         }
-        if !gateway {
+        if !gateway && headers.get_all(COOKIE).iter().nth(1).is_none() {
             return;
         }
         let kept = others.then(|| {
@@ -349,5 +351,16 @@ mod tests {
         let mut h = headers("a=1;b=2 ;;pcx=3");
         jar.strip(&mut h);
         assert_eq!(h[COOKIE].as_bytes(), b"a=1;b=2 ;;pcx=3");
+        // Several fields (HTTP/2) become one, with or without the gateway's among them.
+        for gateway in [false, true] {
+            let mut h = headers("a=1");
+            if gateway {
+                h.append(COOKIE, HeaderValue::from_static("pc=s"));
+            }
+            h.append(COOKIE, HeaderValue::from_static("b=2; c=3"));
+            jar.strip(&mut h);
+            assert_eq!(h.get_all(COOKIE).iter().count(), 1);
+            assert_eq!(h[COOKIE].as_bytes(), b"a=1; b=2; c=3");
+        }
     }
 }

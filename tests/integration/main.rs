@@ -14,6 +14,7 @@ mod demo;
 mod examples;
 mod flow;
 mod forward_auth;
+mod hardening;
 mod login;
 mod metrics;
 mod process;

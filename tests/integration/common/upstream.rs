@@ -1,7 +1,7 @@
 //! A mock upstream app: echoes every request as JSON (method, path, headers, body, and the
 //! address of the connection it came on), offers a
-//! WebSocket echo at `/ws`, a `/slow` route that never answers, and a `/close` route that closes
-//! its connection after answering.
+//! WebSocket echo at `/ws`, a `/slow` route that never answers, a `/close` route that closes
+//! its connection after answering, and a `/cacheable` page that shared caches may keep.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -50,6 +50,15 @@ impl MockUpstream {
             )
             .route("/ws", get(ws))
             .route("/slow", get(std::future::pending::<&'static str>))
+            .route(
+                "/cacheable",
+                get(|| async {
+                    (
+                        [(axum::http::header::CACHE_CONTROL, "public, max-age=600")],
+                        "the same for everyone",
+                    )
+                }),
+            )
             // Answers, then closes the connection (as an app's keep-alive timeout does).
             .route(
                 "/close",

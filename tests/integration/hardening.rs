@@ -1,0 +1,186 @@
+//! How the app behind the gateway reads what it is sent: split HTTP/2 cookies, headers that name
+//! another method or path, responses a shared cache could keep with a user's cookie, and `101`
+//! answers that are not the WebSocket handshake the client asked for.
+
+use crate::common::upstream::header;
+use crate::common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn http2_cookie_fields_reach_the_app_as_one_header() {
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let issuer = MockIssuer::start().await;
+    let upstream = MockUpstream::start().await;
+    let public = "[[rules]]\npath = \"/\"\npublic = true\n";
+    let gateway = Gateway::start_with(&issuer, &upstream.url, "", public).await;
+    // No gateway cookie among them: before, the fields went through as they came.
+    let response = client
+        .get(format!("{}/page", gateway.url))
+        .header("Cookie", "a=1")
+        .header("Cookie", "b=2; c=3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    let echo: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(header(&echo, "cookie"), Some("a=1; b=2; c=3"));
+}
+
+#[tokio::test]
+async fn headers_that_name_another_request_are_stripped() {
+    let (_issuer, _upstream, gateway) = stack().await;
+    let browser = Browser::new();
+    sign_in(&browser, &gateway).await;
+    let mut request = browser.client.get(format!("{}/page", gateway.url));
+    let spoofed = [
+        "X-HTTP-Method-Override",
+        "x-http-method",
+        "X_Method_Override",
+        "X-Original-URL",
+        "x.original.uri",
+        "X-Rewrite-Url",
+    ];
+    for name in spoofed {
+        request = request.header(name, "DELETE /admin");
+    }
+    let echo: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+    let sent: Vec<&String> = echo["headers"].as_object().unwrap().keys().collect();
+    for name in spoofed {
+        let folded = name.to_ascii_lowercase().replace(['_', '.'], "-");
+        assert!(
+            !sent.iter().any(|h| h.replace(['_', '.'], "-") == folded),
+            "{name} reached the app: {sent:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn responses_carrying_a_refreshed_session_are_private() {
+    let (issuer, _upstream, gateway) = stack().await;
+    // Tokens from now on are due for refresh at once: every request saves the session.
+    issuer.with(|s| s.backdate = 3500);
+    let browser = Browser::new();
+    sign_in(&browser, &gateway).await;
+    let response = browser.get(&format!("{}/cacheable", gateway.url)).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("set-cookie").is_some());
+    assert_eq!(response.headers()["cache-control"], "private, max-age=600");
+    // Without a cookie to carry, the app's own caching stands.
+    issuer.with(|s| s.backdate = 0);
+    let browser = Browser::new();
+    sign_in(&browser, &gateway).await;
+    let response = browser.get(&format!("{}/cacheable", gateway.url)).await;
+    assert!(response.headers().get("set-cookie").is_none());
+    assert_eq!(response.headers()["cache-control"], "public, max-age=600");
+}
+
+/// An upstream that answers every request on every connection with `answer`, then sends
+/// `after` as if a tunnel had opened.
+async fn fake_upstream(answer: &'static str, after: &'static [u8]) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tcp.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = tcp.write_all(answer.as_bytes()).await;
+                let _ = tcp.write_all(after).await;
+                // Hold the connection open, as a tunnel would be.
+                let _ = tcp.read(&mut buf).await;
+            });
+        }
+    });
+    url
+}
+
+/// Sends a WebSocket handshake (or, with `key` `None`, a plain GET) through the gateway and
+/// returns the status line's code and everything that came back.
+async fn through(gateway: &Gateway, cookie: &str, key: Option<&str>) -> (u16, String) {
+    let mut tcp = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    let mut request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\n",
+        gateway.addr
+    );
+    if let Some(key) = key {
+        request.push_str(&format!(
+            "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n"
+        ));
+    }
+    request.push_str("\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !response.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tcp.read(&mut buf).await.unwrap();
+        assert!(n > 0, "connection closed early");
+        response.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, text)
+}
+
+#[tokio::test]
+async fn only_a_real_websocket_handshake_opens_a_tunnel() {
+    const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+    let issuer = MockIssuer::start().await;
+    for (answer, with_key) in [
+        // The wrong accept key for the client's.
+        (
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n",
+            true,
+        ),
+        // No accept key at all.
+        (
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+            true,
+        ),
+        // Another protocol than the one asked for.
+        (
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+            true,
+        ),
+        // A 101 to a request that asked for no upgrade.
+        (
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+            false,
+        ),
+    ] {
+        let upstream = fake_upstream(answer, b"raw bytes past every check").await;
+        let gateway = Gateway::start(&issuer, &upstream).await;
+        let browser = Browser::new();
+        let (response, _) = browser.walk(&format!("{}/", gateway.url)).await;
+        assert_eq!(
+            response.status(),
+            502,
+            "the fake app answers 101 to the sign-in's landing too"
+        );
+        let cookie = browser.cookies_for(&gateway.url);
+        let (status, text) = through(&gateway, &cookie, with_key.then_some(KEY)).await;
+        assert_eq!(status, 502, "{answer:?}: {text}");
+        assert!(!text.contains("raw bytes"), "{text}");
+    }
+    // The genuine handshake still opens the tunnel.
+    let upstream = fake_upstream(
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+        b"frames",
+    )
+    .await;
+    let gateway = Gateway::start(&issuer, &upstream).await;
+    let browser = Browser::new();
+    browser.walk(&format!("{}/", gateway.url)).await;
+    let cookie = browser.cookies_for(&gateway.url);
+    let (status, _) = through(&gateway, &cookie, Some(KEY)).await;
+    assert_eq!(status, 101);
+}
