@@ -50,6 +50,25 @@ pub const DEFAULT_UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_REDIS_PREFIX: &str = "portcullis:";
 /// Minimum length of `session.secret`, in bytes.
 pub const MIN_SECRET_LEN: usize = 32;
+/// Fewest distinct bytes a `session.secret` may have: 32 bytes of anything random have about
+/// 16 (hex) to 28 (base64); `"0000..."` or `"abab..."` have one or two.
+pub const MIN_SECRET_VARIETY: usize = 8;
+/// Session secrets that were ever printed in portcullis's examples: public, so refused.
+const SHIPPED_SECRETS: [&str; 3] = [
+    "replace-with-at-least-32-random-bytes-xxxxxxxx",
+    "replace-me-with-at-least-32-random-bytes-000000",
+    "dev-only-session-secret-of-32-bytes-or-more",
+];
+/// Words of placeholder secrets (compared without case): a value holding one was copied from
+/// an example, not generated.
+const PLACEHOLDER_WORDS: [&str; 6] = [
+    "replace-with",
+    "replace-me",
+    "change-me",
+    "changeme",
+    "example",
+    "dev-only",
+];
 /// Environment variable prefix; `__` separates nesting levels.
 pub const ENV_PREFIX: &str = "PORTCULLIS_";
 
@@ -109,6 +128,9 @@ pub struct Settings {
     pub log: LogSettings,
     /// `[metrics]`: where Prometheus metrics are served, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// `PORTCULLIS_*` environment variables that cannot be configuration (no section of that
+    /// name), by name: ignored, and reported once at start.
+    pub ignored_env: Vec<String>,
 }
 
 /// `[log]`: how the gateway logs.
@@ -452,16 +474,46 @@ pub fn load(path: &Path) -> Result<Settings, ConfigErrors> {
             path.display()
         )]));
     }
-    let mut figment = Figment::new().merge(Toml::file(path));
-    // The config file's own path may be given as PORTCULLIS_CONFIG.
-    for (key, raw) in Env::prefixed(ENV_PREFIX)
-        .split("__")
-        .ignore(&["config"])
-        .iter()
-    {
-        figment = figment.merge((key.as_str().to_string(), env_value(raw)));
+    let figment = Figment::new().merge(Toml::file(path));
+    let env = Env::prefixed(ENV_PREFIX).split("__");
+    let vars = env.iter().map(|(k, v)| (k.into_string(), v));
+    let (figment, ignored_env) = with_env(figment, vars);
+    let mut settings = from_figment(&figment)?;
+    settings.ignored_env = ignored_env;
+    Ok(settings)
+}
+
+/// Overlays `vars` (keys as figment gives them: lower case, `__` turned into `.`) on `figment`,
+/// and returns the names of those that cannot be configuration.
+///
+/// Only a variable that names a section and a key in it (`PORTCULLIS_OIDC__CLIENT_ID`) is
+/// configuration. Others are not errors: Kubernetes gives every pod variables for each Service
+/// of its namespace (`PORTCULLIS_REDIS_SERVICE_HOST` and `PORTCULLIS_PORT=tcp://...` for Services
+/// named `portcullis-redis` and `portcullis`), and they must not stop the gateway. A misspelled
+/// key under a known section (`PORTCULLIS_OIDC__CLIENT_SECRT`) still is an error, named by its
+/// key alone.
+fn with_env(
+    mut figment: Figment,
+    vars: impl Iterator<Item = (String, String)>,
+) -> (Figment, Vec<String>) {
+    let mut ignored = Vec::new();
+    for (key, raw) in vars {
+        let section = key.split('.').next().unwrap_or_default();
+        // The config file's own path may be given as PORTCULLIS_CONFIG.
+        if key == "config" {
+            continue;
+        }
+        if !SECTIONS.contains(&section) || !key.contains('.') {
+            ignored.push(format!(
+                "{ENV_PREFIX}{}",
+                key.replace('.', "__").to_ascii_uppercase()
+            ));
+            continue;
+        }
+        figment = figment.merge((key, env_value(raw)));
     }
-    from_figment(&figment)
+    ignored.sort();
+    (figment, ignored)
 }
 
 /// An environment value as configuration: arrays and tables (`["openid","email"]`) are parsed;
@@ -537,6 +589,7 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
                 bearer,
                 log,
                 metrics_listen,
+                ignored_env: Vec::new(),
             })
         }
         _ => Err(ConfigErrors(errors)),
@@ -965,12 +1018,10 @@ fn validate_oidc(raw: RawOidc, errors: &mut Vec<String>) -> Option<OidcSettings>
 
 fn validate_session(raw: RawSession, errors: &mut Vec<String>) -> Option<SessionSettings> {
     let secret = read_secret(raw.secret, raw.secret_file, "session.secret", true, errors);
-    if let Some(s) = &secret {
-        if s.expose().len() < MIN_SECRET_LEN {
-            errors.push(format!(
-                "session.secret: must be at least {MIN_SECRET_LEN} bytes (generate one with `openssl rand -base64 48`)"
-            ));
-        }
+    if let Some(why) = secret.as_ref().and_then(weak_secret) {
+        errors.push(format!(
+            "session.secret: {why} (generate one with `openssl rand -base64 48`)"
+        ));
     }
     let lifetime = duration(
         raw.lifetime,
@@ -1056,6 +1107,30 @@ fn validate_session(raw: RawSession, errors: &mut Vec<String>) -> Option<Session
         refresh_margin,
         cookie_name,
     })
+}
+
+/// Why `secret` cannot key the session cookies, if it cannot: anyone who knows it can forge a
+/// session, so a secret that is short, repetitive, or copied from an example is refused. (The
+/// message never quotes the secret.)
+fn weak_secret(secret: &Secret) -> Option<String> {
+    let text = secret.expose();
+    if text.len() < MIN_SECRET_LEN {
+        return Some(format!("must be at least {MIN_SECRET_LEN} bytes"));
+    }
+    let lower = text.to_ascii_lowercase();
+    if SHIPPED_SECRETS.contains(&text) || PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w)) {
+        return Some("is a placeholder from an example, known to everyone".into());
+    }
+    let mut seen = [false; 256];
+    for b in text.bytes() {
+        seen[b as usize] = true;
+    }
+    if seen.iter().filter(|&&s| s).count() < MIN_SECRET_VARIETY {
+        return Some(format!(
+            "has fewer than {MIN_SECRET_VARIETY} distinct characters: not random"
+        ));
+    }
+    None
 }
 
 fn validate_headers(raw: Vec<RawHeader>, errors: &mut Vec<String>) -> IdentityHeaders {
@@ -1367,6 +1442,46 @@ mod tests {
     }
 
     #[test]
+    fn environment_variables_that_are_not_configuration_are_ignored() {
+        let vars = [
+            // Kubernetes service links for Services `portcullis-redis` and `portcullis`.
+            ("redis_service_host", "10.0.0.7"),
+            ("redis_port", "tcp://10.0.0.7:6379"),
+            ("redis_port_6379_tcp_addr", "10.0.0.7"),
+            ("service_host", "10.0.0.8"),
+            ("port", "tcp://10.0.0.8:4180"),
+            ("oidc_service_port", "443"),
+            // A section alone names no key.
+            ("session", "value-of-a-bare-section"),
+            ("config", "/etc/portcullis.toml"),
+            ("oidc.client_id", "from-env"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let (figment, ignored) = with_env(Figment::from(Toml::string(MINIMAL)), vars.into_iter());
+        let settings = from_figment(&figment).unwrap();
+        assert_eq!(settings.oidc.client_id, "from-env");
+        assert_eq!(
+            ignored,
+            [
+                "PORTCULLIS_OIDC_SERVICE_PORT",
+                "PORTCULLIS_PORT",
+                "PORTCULLIS_REDIS_PORT",
+                "PORTCULLIS_REDIS_PORT_6379_TCP_ADDR",
+                "PORTCULLIS_REDIS_SERVICE_HOST",
+                "PORTCULLIS_SERVICE_HOST",
+                "PORTCULLIS_SESSION",
+            ]
+        );
+        // A misspelled key under a known section is an error that names it, not its value.
+        let typo = [("oidc.client_secrt".to_string(), "hunter2-value".to_string())];
+        let (figment, ignored) = with_env(Figment::from(Toml::string(MINIMAL)), typo.into_iter());
+        assert!(ignored.is_empty());
+        let text = from_figment(&figment).unwrap_err().to_string();
+        assert!(text.contains("oidc.client_secrt: unknown key"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
     fn every_problem_is_reported_at_once() {
         let err = from_toml_str(
             r#"
@@ -1514,6 +1629,33 @@ mod tests {
         let err = from_toml_str("[oidc]\nclient_secret = \"s3cr3t-value\n").unwrap_err();
         assert_eq!(err.0.len(), 1, "{err}");
         assert!(!err.to_string().contains("s3cr3t"), "{err}");
+    }
+
+    #[test]
+    fn weak_session_secrets_are_refused() {
+        let with = |secret: &str| {
+            from_toml_str(&MINIMAL.replace("0123456789abcdef0123456789abcdef", secret))
+                .err()
+                .map(|e| e.to_string())
+        };
+        for weak in SHIPPED_SECRETS.iter().map(|s| s.to_string()).chain([
+            "0".repeat(40),
+            "ab".repeat(20),
+            "short".into(),
+            "my-Example-secret-that-is-long-enough-1234".into(),
+            "ChangeMe0123456789abcdefghijklmnopqrst".into(),
+        ]) {
+            let err = with(&weak).unwrap_or_else(|| panic!("{weak:?} accepted"));
+            assert!(err.contains("session.secret"), "{err}");
+            assert!(!err.contains(&weak), "the secret is quoted: {err}");
+        }
+        // What `openssl rand -base64 48` and `-hex 16` give.
+        for strong in [
+            "q8Vt3mJ0y7Qe1nWc4s/RZb9KxPa2LdHf6UgToYiE5+MwNvAlSkXhIjBrCuDzGpF1",
+            "9f86d081884c7d659a2feaa0c55ad015",
+        ] {
+            assert_eq!(with(strong), None, "{strong}");
+        }
     }
 
     #[test]

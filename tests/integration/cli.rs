@@ -177,14 +177,60 @@ client_secret_file = "{}"
     .await;
     assert_eq!(out.status.code(), Some(64));
     assert!(text(&out.stderr).contains("session.secrt: unknown key"));
+    let out = portcullis(
+        &["check", "--config", config_path],
+        &[
+            ("PORTCULLIS_SESSION__SECRET", SESSION_SECRET),
+            ("PORTCULLIS_OIDC__CLIENT_SECRT", "leaked-if-printed"),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("oidc.client_secrt: unknown key"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("leaked-if-printed"), "{stderr}");
 
-    // Values that look like numbers are taken verbatim, not as numbers: forty zeros are a
-    // 40-byte secret, not the number 0.
+    // Kubernetes service links (Services `portcullis` and `portcullis-redis` in the namespace)
+    // are not configuration: named once, by name, and the gateway goes on.
+    let out = portcullis(
+        &["check", "--config", config_path],
+        &[
+            ("PORTCULLIS_OIDC__CLIENT_ID", "x"),
+            ("PORTCULLIS_SESSION__SECRET", SESSION_SECRET),
+            ("PORTCULLIS_REDIS_SERVICE_HOST", "10.96.0.7"),
+            ("PORTCULLIS_REDIS_PORT", "tcp://10.96.0.7:6379"),
+            ("PORTCULLIS_SERVICE_HOST", "10.96.0.8"),
+            ("PORTCULLIS_PORT", "tcp://10.96.0.8:4180"),
+            ("PORTCULLIS_PORT_4180_TCP_PROTO", "tcp"),
+        ],
+    )
+    .await;
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("PORTCULLIS_REDIS_SERVICE_HOST"), "{stderr}");
+    assert!(
+        stderr.contains("PORTCULLIS_PORT_4180_TCP_PROTO"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("10.96.0"),
+        "values are not printed: {stderr}"
+    );
+    assert_eq!(stderr.matches("were ignored").count(), 1, "{stderr}");
+
+    // Values that look like numbers are taken verbatim, not as numbers: these forty digits are
+    // a 40-byte secret, not a number without its leading zeros.
     let out = portcullis(
         &["check", "--config", config_path],
         &[
             ("PORTCULLIS_OIDC__CLIENT_ID", "0012345"),
-            ("PORTCULLIS_SESSION__SECRET", &"0".repeat(40)),
+            (
+                "PORTCULLIS_SESSION__SECRET",
+                "0012345678901234567890123456789012345678",
+            ),
         ],
     )
     .await;
