@@ -24,6 +24,15 @@ use crate::policy::{DefaultAction, PathPattern, Policy, Rule};
 
 /// Default listen address: all interfaces, the port oauth2-proxy users already know.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:4180";
+/// Default time a client connection may stay open without a request in progress, and may take
+/// to send a request's headers. Longer than the idle timeout of load balancers in front (60 s
+/// for an AWS ALB): they must be the ones to close an idle connection, never the gateway while
+/// they reuse it.
+pub const DEFAULT_IDLE_TIMEOUT_CONNECTION: Duration = Duration::from_secs(75);
+/// Default time a client has to send the whole body of a request the gateway reads itself.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default bound on client connections open at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Default bound on finishing requests in flight at shutdown.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(25);
 /// Default trusted proxies: loopback only (a sidecar's neighbours).
@@ -181,6 +190,14 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
     /// Threads serving requests; `None` for one per CPU.
     pub worker_threads: Option<usize>,
+    /// A client connection with no request in progress for this long is closed (HTTP/1.1
+    /// keep-alive and HTTP/2 alike); it is also the time allowed for a request's headers.
+    pub idle_timeout: Duration,
+    /// Time a client has to send the whole body of a request the gateway reads itself
+    /// (back-channel logout); a body trickled a byte at a time does not hold a connection.
+    pub body_timeout: Duration,
+    /// Client connections open at once; past this, new ones wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl ServerSettings {
@@ -302,6 +319,11 @@ struct RawServer {
     #[serde(default, deserialize_with = "lenient_string")]
     shutdown_timeout: Option<String>,
     worker_threads: Option<usize>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    idle_timeout: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    body_timeout: Option<String>,
+    max_connections: Option<usize>,
 }
 
 #[derive(Default, Deserialize)]
@@ -780,6 +802,22 @@ fn validate_server(raw: RawServer, errors: &mut Vec<String>) -> Option<ServerSet
         DEFAULT_SHUTDOWN_TIMEOUT,
         errors,
     );
+    let idle_timeout = duration(
+        raw.idle_timeout,
+        "server.idle_timeout",
+        DEFAULT_IDLE_TIMEOUT_CONNECTION,
+        errors,
+    );
+    let body_timeout = duration(
+        raw.body_timeout,
+        "server.body_timeout",
+        DEFAULT_BODY_TIMEOUT,
+        errors,
+    );
+    let max_connections = raw.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+    if max_connections == 0 {
+        errors.push("server.max_connections: must be at least 1".into());
+    }
     let (listen, public) = (listen?, public?);
     let public_host = match (public.host_str(), public.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
@@ -794,6 +832,9 @@ fn validate_server(raw: RawServer, errors: &mut Vec<String>) -> Option<ServerSet
         trusted_proxies,
         shutdown_timeout,
         worker_threads: raw.worker_threads.filter(|&n| n > 0),
+        idle_timeout,
+        body_timeout,
+        max_connections,
     })
 }
 

@@ -3,7 +3,7 @@
 //! or issuer session needs them server-side, so this works with the Redis store only.
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -13,8 +13,32 @@ use serde_json::json;
 use super::AppState;
 use crate::session::BackchannelError;
 
-/// `POST /oauth2/backchannel_logout` with a form body `logout_token=<JWT>`.
-pub(super) async fn backchannel_logout(State(app): State<AppState>, body: Bytes) -> Response {
+/// Largest body read: a logout token is a JWT of a few kilobytes.
+const MAX_BODY: usize = 64 * 1024;
+
+/// `POST /oauth2/backchannel_logout` with a form body `logout_token=<JWT>`. Anyone may call it,
+/// so its body is read whole within `server.body_timeout` and up to [`MAX_BODY`]: a client that
+/// sends a byte every few seconds does not hold the connection.
+pub(super) async fn backchannel_logout(State(app): State<AppState>, body: Body) -> Response {
+    let deadline = app.0.settings.server.body_timeout;
+    let body = match tokio::time::timeout(deadline, axum::body::to_bytes(body, MAX_BODY)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the body is unreadable or too large",
+            );
+        }
+        Err(_) => {
+            tracing::info!("back-channel logout body not received in time");
+            return answer(
+                StatusCode::REQUEST_TIMEOUT,
+                "invalid_request",
+                "the body did not arrive in time",
+            );
+        }
+    };
     let token = url::form_urlencoded::parse(&body)
         .find(|(k, _)| k == "logout_token")
         .map(|(_, v)| v.into_owned());

@@ -186,6 +186,7 @@ impl hyper::service::Service<Request<Incoming>> for Gateway {
         let req = req.map(Body::new);
         let (app, routes, client) = (self.app.clone(), self.routes.clone(), self.client.clone());
         Box::pin(async move {
+            let _busy = client.activity.begin();
             let app = &app;
             let handled = observe::observe(app, req, move |mut req, target| async move {
                 match target {
@@ -268,7 +269,8 @@ pub async fn serve_with_reload(
         .unwrap_or_default();
     let count = workers::count(state.0.settings.server.worker_threads);
     let routes = routes(state.clone());
-    let mut workers = workers::Workers::start(count, move |client| Gateway {
+    let limits = workers::Limits::from(&state.0.settings.server);
+    let mut workers = workers::Workers::start(count, limits, move |client| Gateway {
         app: state.clone(),
         routes: routes.clone(),
         client,

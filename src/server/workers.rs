@@ -4,20 +4,28 @@
 //! also drives the connection's upstream connections ([`Connections`]): an HTTP/1.1 request is
 //! handled in one task from its first byte to its last, upstream round trip included, and no
 //! request's work moves between cores.
+//!
+//! Every phase of a client connection has a deadline: its request headers
+//! (`server.idle_timeout`), the time between requests, HTTP/1.1 and HTTP/2 alike (the same
+//! bound: an HTTP/2 client that sends its preface and then nothing is closed like an idle
+//! HTTP/1.1 one), and HTTP/2 pings that must be answered. At most `server.max_connections` are
+//! open at once; past that, new connections wait in the listen queue.
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::HeaderValue;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::Gateway;
+use crate::config::ServerSettings;
 use crate::proxy::Connections;
 
 /// The client connection a request came on: handed to the proxy, and set as an extension on
@@ -30,6 +38,68 @@ pub(super) struct ClientConnection {
     pub(super) address: HeaderValue,
     /// The connection's upstream connections.
     pub(super) upstream: Connections,
+    /// Its requests in progress, and when the last one ended: whether it is idle.
+    pub(super) activity: Arc<Activity>,
+}
+
+/// Whether a client connection is in use: its requests in progress, and when the last one
+/// ended. Counted in the request's own task, with no lock.
+pub(super) struct Activity {
+    /// When the connection was opened; `last_done` counts from here.
+    opened: Instant,
+    in_flight: AtomicU32,
+    /// Milliseconds from `opened` to the end of the last request.
+    last_done: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            opened: Instant::now(),
+            in_flight: AtomicU32::new(0),
+            last_done: AtomicU64::new(0),
+        }
+    }
+
+    /// Marks a request in progress until the returned guard is dropped.
+    pub(super) fn begin(self: &Arc<Self>) -> Busy {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        Busy(self.clone())
+    }
+
+    /// When the connection will have been idle for `idle`, if no request is in progress.
+    fn idle_until(&self, idle: Duration) -> Option<Instant> {
+        (self.in_flight.load(Ordering::Relaxed) == 0).then(|| {
+            self.opened + Duration::from_millis(self.last_done.load(Ordering::Relaxed)) + idle
+        })
+    }
+}
+
+/// A request in progress on a client connection (see [`Activity::begin`]).
+pub(super) struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let since_open = self.0.opened.elapsed().as_millis() as u64;
+        self.0.last_done.store(since_open, Ordering::Relaxed);
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The time limits of client connections, from `[server]`.
+#[derive(Clone, Copy)]
+pub(super) struct Limits {
+    idle: Duration,
+    max_connections: usize,
+}
+
+impl From<&ServerSettings> for Limits {
+    fn from(s: &ServerSettings) -> Self {
+        Self {
+            idle: s.idle_timeout,
+            max_connections: s.max_connections,
+        }
+    }
 }
 
 /// How many worker threads `configured` (`server.worker_threads`) means: one per CPU if unset.
@@ -37,18 +107,23 @@ pub(super) fn count(configured: Option<usize>) -> usize {
     configured.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// How long a client connection may take to send a request's headers, counted from the end of
-/// the previous response: idle keep-alive connections close after it (and their upstream
-/// connections with them), and so do clients that trickle their headers. Longer than the idle
-/// timeout of load balancers in front (60 s for an AWS ALB): they must be the ones to close an
-/// idle connection, never the gateway while they reuse it.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(75);
+/// How often an HTTP/2 connection is pinged while open, and how long the client has to answer:
+/// a peer that is gone (or will not answer) is noticed without waiting for the idle timeout.
+const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(20);
+const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A connection on its way to a worker: deregistered from the accepting runtime.
-type Accepted = (std::net::TcpStream, SocketAddr);
+/// How long an idle connection that was asked to close gracefully may take to do so, at most:
+/// an HTTP/2 client that never acknowledges the GOAWAY's ping would otherwise keep it.
+const MAX_CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// A connection on its way to a worker: deregistered from the accepting runtime, with its place
+/// among `server.max_connections`.
+type Accepted = (std::net::TcpStream, SocketAddr, OwnedSemaphorePermit);
 
 /// The running worker threads.
 pub(super) struct Workers {
+    /// Places for client connections: one is taken per connection, until it closes.
+    places: Arc<Semaphore>,
     inboxes: Vec<mpsc::UnboundedSender<Accepted>>,
     /// Dropped to stop the workers at once, connections and all (also when the server future is
     /// itself dropped).
@@ -61,9 +136,11 @@ impl Workers {
     /// Starts `count` workers; `gateway` gives the service for each client connection.
     pub(super) fn start(
         count: usize,
+        limits: Limits,
         gateway: impl Fn(ClientConnection) -> Gateway + Clone + Send + 'static,
     ) -> io::Result<Self> {
         let mut workers = Self {
+            places: Arc::new(Semaphore::new(limits.max_connections)),
             inboxes: Vec::with_capacity(count),
             kill: Vec::with_capacity(count),
             done: Vec::with_capacity(count),
@@ -82,7 +159,7 @@ impl Workers {
                 .spawn(move || {
                     runtime.block_on(async {
                         tokio::select! {
-                            () = work(connections, gateway) => {}
+                            () = work(connections, limits, gateway) => {}
                             _ = killed => {}
                         }
                     });
@@ -98,14 +175,14 @@ impl Workers {
     }
 
     /// Hands a newly accepted connection to the next worker in turn.
-    fn dispatch(&mut self, tcp: TcpStream, peer: SocketAddr) {
+    fn dispatch(&mut self, tcp: TcpStream, peer: SocketAddr, place: OwnedSemaphorePermit) {
         // Responses are written whole; waiting for more to coalesce (Nagle) only adds latency.
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
         match tcp.into_std() {
             Ok(tcp) => {
-                let _ = self.inboxes[self.next].send((tcp, peer));
+                let _ = self.inboxes[self.next].send((tcp, peer, place));
                 self.next = (self.next + 1) % self.inboxes.len();
             }
             Err(e) => tracing::debug!(error = %e, "accepted connection lost"),
@@ -117,8 +194,12 @@ impl Workers {
     /// accepting for a second rather than spin.
     pub(super) async fn accept(&mut self, listener: &TcpListener) {
         loop {
+            // At the limit, connections wait in the kernel's listen queue until one closes.
+            let Ok(place) = self.places.clone().acquire_owned().await else {
+                return;
+            };
             match listener.accept().await {
-                Ok((tcp, peer)) => self.dispatch(tcp, peer),
+                Ok((tcp, peer)) => self.dispatch(tcp, peer, place),
                 // The client gave up before we took the connection: nothing to do.
                 Err(e)
                     if matches!(
@@ -163,15 +244,22 @@ impl Workers {
 /// down gracefully.
 async fn work(
     mut connections: mpsc::UnboundedReceiver<Accepted>,
+    limits: Limits,
     gateway: impl Fn(ClientConnection) -> Gateway,
 ) {
-    let graceful = GracefulShutdown::new();
+    // Every connection task holds a receiver: `closed` completes once they have all ended.
+    let (stop, stopped) = watch::channel(());
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    while let Some((tcp, peer)) = connections.recv().await {
+        .header_read_timeout(limits.idle);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(HTTP2_PING_INTERVAL)
+        .keep_alive_timeout(HTTP2_PING_TIMEOUT);
+    while let Some((tcp, peer, place)) = connections.recv().await {
         let tcp = match TcpStream::from_std(tcp) {
             Ok(tcp) => tcp,
             Err(e) => {
@@ -180,22 +268,70 @@ async fn work(
             }
         };
         let (upstream, drive_upstream) = Connections::new();
+        let activity = Arc::new(Activity::new());
         let client = ClientConnection {
             peer,
             address: HeaderValue::try_from(peer.ip().to_string())
                 .unwrap_or(HeaderValue::from_static("unknown")),
             upstream,
+            activity: activity.clone(),
         };
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(tcp), gateway(client))
             .into_owned();
-        let connection = graceful.watch(connection);
-        let served = async move {
-            if let Err(e) = connection.await {
-                tracing::trace!(error = %e, "connection ended with an error");
-            }
-        };
+        let served = serve(connection, activity, limits.idle, stopped.clone(), place);
         tokio::spawn(super::joint::run(served, drive_upstream));
     }
-    graceful.shutdown().await;
+    // Idle connections close at once, the others after their requests in flight.
+    drop(stopped);
+    let _ = stop.send(());
+    stop.closed().await;
+}
+
+/// Serves one client connection until it ends: closed gracefully (requests in progress finish,
+/// HTTP/2 gets a GOAWAY) once it has been idle for `idle`, or when the worker stops. An idle
+/// connection that has not closed a little later (`idle`, at most [`MAX_CLOSE_GRACE`]) is
+/// dropped: it has no request to finish.
+async fn serve(
+    connection: auto::UpgradeableConnection<'static, TokioIo<TcpStream>, Gateway, TokioExecutor>,
+    activity: Arc<Activity>,
+    idle: Duration,
+    mut stop: watch::Receiver<()>,
+    place: OwnedSemaphorePermit,
+) {
+    let mut connection = std::pin::pin!(connection);
+    // Moved forward lazily: the timer is looked at when it fires, not on every request.
+    let timer = tokio::time::sleep(idle);
+    let mut timer = std::pin::pin!(timer);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            biased;
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::trace!(error = %e, "connection ended with an error");
+                }
+                break;
+            }
+            _ = stop.changed(), if !closing => {
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            () = timer.as_mut() => match activity.idle_until(idle) {
+                Some(_) if closing => {
+                    tracing::debug!("idle connection dropped: it did not close when asked");
+                    break;
+                }
+                Some(until) if until <= Instant::now() => {
+                    tracing::debug!("idle connection closed");
+                    connection.as_mut().graceful_shutdown();
+                    closing = true;
+                    timer.as_mut().reset(Instant::now() + idle.min(MAX_CLOSE_GRACE));
+                }
+                Some(until) => timer.as_mut().reset(until),
+                None => timer.as_mut().reset(Instant::now() + idle),
+            },
+        }
+    }
+    drop(place);
 }

@@ -184,3 +184,123 @@ async fn only_a_real_websocket_handshake_opens_a_tunnel() {
     let (status, _) = through(&gateway, &cookie, Some(KEY)).await;
     assert_eq!(status, 101);
 }
+
+/// A gateway whose `[server]` section has `server_extra` too.
+async fn gateway_with_server(server_extra: &str) -> (MockIssuer, MockUpstream, Gateway) {
+    let issuer = MockIssuer::start().await;
+    let upstream = MockUpstream::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let toml = config(&url, &issuer, &upstream.url, "", "")
+        .replace("[server]\n", &format!("[server]\n{server_extra}\n"));
+    let gateway = Gateway::serve(listener, &toml);
+    gateway.wait_ready().await;
+    (issuer, upstream, gateway)
+}
+
+/// Reads from `tcp` until the gateway closes it; fails if that takes longer than 10 s.
+async fn closed_by_gateway(tcp: &mut tokio::net::TcpStream) -> Vec<u8> {
+    let mut seen = Vec::new();
+    let read_all = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read_all)
+        .await
+        .expect("the gateway kept the connection open");
+    seen
+}
+
+#[tokio::test]
+async fn idle_http2_and_http1_connections_are_closed() {
+    let (_issuer, _upstream, gateway) = gateway_with_server("idle_timeout = \"1s\"").await;
+    // HTTP/2: the preface and an empty SETTINGS frame, then nothing.
+    let mut tcp = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    let frames = closed_by_gateway(&mut tcp).await;
+    // The gateway says goodbye (a GOAWAY frame, type 7) before it closes.
+    assert!(
+        frames.windows(4).any(|w| w[3] == 7 && w[0] == 0),
+        "no GOAWAY in {frames:?}"
+    );
+    // HTTP/1.1: one request, then a kept-alive connection with nothing more on it.
+    let mut tcp = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = closed_by_gateway(&mut tcp).await;
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+    // A connection that never sends a byte.
+    let mut tcp = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    assert!(closed_by_gateway(&mut tcp).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_trickled_body_is_cut_off_as_a_whole() {
+    let (_issuer, _upstream, gateway) = gateway_with_server("body_timeout = \"1s\"").await;
+    let mut tcp = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    tcp.write_all(
+        b"POST /oauth2/backchannel_logout HTTP/1.1\r\nHost: x\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    // One byte every 200 ms: every read succeeds, the whole never arrives.
+    let (mut reader, mut writer) = tcp.into_split();
+    let trickle = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        for _ in 0..100 {
+            tick.tick().await;
+            if writer.write_all(b"l").await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = reader.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed without an answer");
+            answer.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("the trickled body held the request");
+    assert!(
+        answer.starts_with(b"HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    trickle.abort();
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_wait_for_a_place() {
+    let (_issuer, _upstream, gateway) = gateway_with_server("max_connections = 1").await;
+    let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut first = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    first.write_all(request).await.unwrap();
+    let mut buf = [0u8; 1024];
+    let n = first.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    // The second is accepted by the kernel, but not served while the first is open.
+    let mut second = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    second.write_all(request).await.unwrap();
+    let waiting =
+        tokio::time::timeout(std::time::Duration::from_millis(500), second.read(&mut buf));
+    assert!(waiting.await.is_err(), "served past max_connections");
+    drop(first);
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), second.read(&mut buf))
+        .await
+        .expect("not served once a place was free")
+        .unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+}
