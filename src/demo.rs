@@ -161,7 +161,8 @@ fn demo_app() -> Router {
 <h1>Demo app</h1>
 <p>This page is served by an app behind portcullis. It saw <code>{path}</code> with these headers:</p>
 <table>{rows}</table>
-<p><a href="/">Home</a> · <a href="/admin">Admins only</a> · <a href="/oauth2/userinfo">/oauth2/userinfo</a> · <a id="sign-out" href="/oauth2/sign_out">Sign out</a></p>
+<p><a href="/">Home</a> · <a href="/admin">Admins only</a> · <a href="/oauth2/userinfo">/oauth2/userinfo</a></p>
+<form method="post" action="/oauth2/sign_out"><button id="sign-out" type="submit">Sign out</button></form>
 </body></html>"#,
             path = escape_html(uri.path()),
         ))

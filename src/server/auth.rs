@@ -284,12 +284,50 @@ async fn finish_login(
     ))
 }
 
-/// `GET|POST /oauth2/sign_out?rd=PATH`: ends the session here, then at the issuer.
+/// `GET /oauth2/sign_out?rd=PATH`: a page asking to confirm, whose button posts the sign-out.
+/// A link or an image on another site can make a browser GET this URL; only a POST from the
+/// gateway's own origin signs out.
+pub(super) async fn confirm_sign_out(RawQuery(query): RawQuery) -> Response {
+    let target = safe_target(query_param(query.as_deref(), "rd").as_deref());
+    let rd: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
+    let action = format!("{SIGN_OUT_PATH}?rd={rd}");
+    let body = format!(
+        "<p>Sign out of this site and of the identity provider?</p>\
+         <form method=\"post\" action=\"{}\"><button id=\"sign-out\" type=\"submit\">Sign out</button></form>",
+        escape_html(&action)
+    );
+    error::html_page(StatusCode::OK, "Sign out", &body)
+}
+
+/// Whether a POST comes from the gateway's own pages, not from a form on another site: browsers
+/// name the origin of every cross-site POST (`Origin`, else `Sec-Fetch-Site`, else `Referer`).
+/// A client that names none is no browser, and cannot be made to send a request by a page.
+fn same_origin(headers: &HeaderMap, origin: &str) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(from) = header("origin") {
+        return from == origin;
+    }
+    if let Some(site) = header("sec-fetch-site") {
+        return matches!(site, "same-origin" | "none");
+    }
+    match header("referer") {
+        Some(referer) => {
+            Url::parse(referer).is_ok_and(|r| r.origin().ascii_serialization() == origin)
+        }
+        None => true,
+    }
+}
+
+/// `POST /oauth2/sign_out?rd=PATH`: ends the session here, then at the issuer.
 pub(super) async fn sign_out(
     State(app): State<AppState>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    if !same_origin(&headers, &app.0.settings.server.public_origin) {
+        tracing::info!("cross-site sign-out refused");
+        return GatewayError::CrossSite.into_response();
+    }
     let target = safe_target(query_param(query.as_deref(), "rd").as_deref());
     // With the store away, the browser's cookies are still removed; the server-side copy then
     // ends at its expiry.
@@ -391,4 +429,45 @@ pub(super) async fn userinfo(State(app): State<AppState>, headers: HeaderMap) ->
         "expires_at": expires_at,
     }));
     with_cookies(body.into_response(), cookies)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_same_origin_posts_sign_out() {
+        let origin = "https://app.example.com";
+        let with = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, HeaderValue::from_static(v));
+            }
+            same_origin(&h, origin)
+        };
+        assert!(with(&[("origin", "https://app.example.com")]));
+        assert!(with(&[("sec-fetch-site", "same-origin")]));
+        assert!(with(&[(
+            "referer",
+            "https://app.example.com/oauth2/sign_out"
+        )]));
+        // curl and other clients that no page can drive.
+        assert!(with(&[]));
+        for cross in [
+            &[("origin", "https://evil.example")][..],
+            &[("origin", "null")],
+            &[("origin", "https://app.example.com.evil.example")],
+            &[("origin", "http://app.example.com")],
+            &[("sec-fetch-site", "cross-site")],
+            &[("sec-fetch-site", "same-site")],
+            &[("referer", "https://evil.example/page")],
+            // Origin decides, whatever else is said.
+            &[
+                ("origin", "https://evil.example"),
+                ("sec-fetch-site", "same-origin"),
+            ],
+        ] {
+            assert!(!with(cross), "{cross:?}");
+        }
+    }
 }

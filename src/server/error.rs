@@ -35,6 +35,8 @@ pub enum GatewayError {
     StoreUnavailable,
     /// The request path cannot be read one way only.
     BadPath,
+    /// A request that changes state, sent from another site's page.
+    CrossSite,
     /// A signed-in user (or nobody, under default deny) refused by the rules; API clients.
     Forbidden,
     /// The upstream refused the connection or broke it.
@@ -127,6 +129,12 @@ impl IntoResponse for GatewayError {
                 StatusCode::BAD_REQUEST,
                 "Bad request",
                 "The request path is not valid.",
+                false,
+            ),
+            CrossSite => page(
+                StatusCode::FORBIDDEN,
+                "Request refused",
+                "This request came from another site. Use the sign-out button on this site.",
                 false,
             ),
             Forbidden => no_store(

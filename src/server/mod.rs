@@ -49,7 +49,8 @@ use workers::ClientConnection;
 pub const START_PATH: &str = "/oauth2/start";
 /// The redirect URI path registered at the issuer.
 pub const CALLBACK_PATH: &str = "/oauth2/callback";
-/// Ends the session and signs out at the issuer: `?rd=PATH` is where to go afterwards.
+/// Ends the session and signs out at the issuer (POST, from the gateway's origin; GET shows a
+/// page to confirm): `?rd=PATH` is where to go afterwards.
 pub const SIGN_OUT_PATH: &str = "/oauth2/sign_out";
 /// Where the issuer sends the browser after signing out (register it as the sign-out URL).
 pub const SIGNED_OUT_PATH: &str = "/oauth2/signed_out";
@@ -149,7 +150,10 @@ fn routes(state: AppState) -> Router {
     Router::new()
         .route(START_PATH, get(auth::start))
         .route(CALLBACK_PATH, get(auth::callback))
-        .route(SIGN_OUT_PATH, get(auth::sign_out).post(auth::sign_out))
+        .route(
+            SIGN_OUT_PATH,
+            get(auth::confirm_sign_out).post(auth::sign_out),
+        )
         .route(SIGNED_OUT_PATH, get(auth::signed_out))
         .route(USERINFO_PATH, get(auth::userinfo))
         .route(

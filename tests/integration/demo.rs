@@ -120,7 +120,9 @@ async fn demo_signs_in_shows_identity_applies_rules_and_signs_out() {
 
     // Sign out: Cognito-style /logout at the issuer, back to the gateway, asked to sign in again
     // (the issuer's own session is gone too, so its form is shown, not a silent sign-in).
-    let (after, hops) = alice.walk(&format!("{}/oauth2/sign_out", demo.url)).await;
+    let out = alice.sign_out(&demo.url, "").await;
+    let location = out.headers()["location"].to_str().unwrap().to_string();
+    let (after, hops) = alice.walk(&location).await;
     assert!(hops.iter().any(|h| h.url.contains("/logout?")), "{hops:#?}");
     assert_eq!(after.status(), 200);
     let html = after.text().await.unwrap();

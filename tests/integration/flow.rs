@@ -201,9 +201,7 @@ async fn cognito_sign_out_clears_the_session_and_the_hosted_ui() {
     sign_in(&browser, &gateway).await;
     assert!(has_session(&browser, &gateway));
 
-    let out = browser
-        .get(&format!("{}/oauth2/sign_out?rd=/bye", gateway.url))
-        .await;
+    let out = browser.sign_out(&gateway.url, "?rd=/bye").await;
     assert_eq!(out.status(), 302);
     let location = reqwest::Url::parse(out.headers()["location"].to_str().unwrap()).unwrap();
     assert_eq!(location.path(), "/logout");
@@ -245,12 +243,7 @@ async fn rp_initiated_logout_when_the_issuer_offers_it() {
     let gateway = Gateway::start(&issuer, &upstream.url).await;
     let browser = Browser::new();
     sign_in(&browser, &gateway).await;
-    let out = browser
-        .get(&format!(
-            "{}/oauth2/sign_out?rd=https://evil.com",
-            gateway.url
-        ))
-        .await;
+    let out = browser.sign_out(&gateway.url, "?rd=https://evil.com").await;
     let location = reqwest::Url::parse(out.headers()["location"].to_str().unwrap()).unwrap();
     let q: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
     assert_eq!(q["client_id"], CLIENT_ID);
@@ -272,9 +265,7 @@ async fn local_sign_out_without_issuer_logout() {
     let (_issuer, _upstream, gateway) = stack().await;
     let browser = Browser::new();
     sign_in(&browser, &gateway).await;
-    let out = browser
-        .get(&format!("{}/oauth2/sign_out?rd=//evil.com", gateway.url))
-        .await;
+    let out = browser.sign_out(&gateway.url, "?rd=//evil.com").await;
     assert_eq!(out.headers()["location"], "/");
     let cleared: Vec<_> = out
         .headers()
@@ -309,4 +300,50 @@ async fn issuer_errors_without_a_sign_in_in_progress_are_not_shown() {
         assert_eq!(response.status(), 400);
         assert!(!response.text().await.unwrap().contains("555-0100"));
     }
+}
+
+#[tokio::test]
+async fn sign_out_takes_a_post_from_the_gateways_own_origin() {
+    let (_issuer, _upstream, gateway) = stack().await;
+    let browser = Browser::new();
+    sign_in(&browser, &gateway).await;
+    // A link or an image elsewhere can make the browser GET it: that only asks to confirm.
+    let page = browser
+        .get(&format!("{}/oauth2/sign_out?rd=/bye", gateway.url))
+        .await;
+    assert_eq!(page.status(), 200);
+    assert!(page.headers().get("set-cookie").is_none());
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(r#"<form method="post" action="/oauth2/sign_out?rd=%2Fbye">"#),
+        "{html}"
+    );
+    assert!(has_session(&browser, &gateway));
+    // A form on another site posts with its own origin: refused, the session stays.
+    for (name, value) in [
+        ("Origin", "https://evil.example"),
+        ("Origin", "null"),
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Referer", "https://evil.example/page"),
+    ] {
+        let out = browser
+            .client
+            .post(format!("{}/oauth2/sign_out", gateway.url))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status(), 403, "{name}: {value}");
+        assert!(out.headers().get("set-cookie").is_none());
+        assert!(has_session(&browser, &gateway));
+    }
+    assert_eq!(
+        browser.get(&format!("{}/", gateway.url)).await.status(),
+        200
+    );
+    // The confirm page's button: a POST from the gateway's origin.
+    let out = browser.sign_out(&gateway.url, "?rd=/bye").await;
+    assert_eq!(out.status(), 302);
+    assert_eq!(out.headers()["location"], "/bye");
+    assert!(!has_session(&browser, &gateway));
 }

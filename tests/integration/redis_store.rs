@@ -52,7 +52,7 @@ async fn replicas_share_sessions_and_sign_out_everywhere() {
 
     // Sign out through B: A rejects the same cookie at once.
     assert_eq!(api_status(&a, &cookies).await, 200);
-    browser.get(&format!("{}/oauth2/sign_out", b.url)).await;
+    browser.sign_out(&b.url, "").await;
     assert_eq!(api_status(&a, &cookies).await, 401);
     assert_eq!(api_status(&b, &cookies).await, 401);
 }

@@ -196,9 +196,7 @@ async fn sign_out_revokes_the_refresh_token() {
     let browser = Browser::new();
     sign_in(&browser, &gateway).await;
     let token = issuer.with(|s| s.refresh_tokens[0].clone());
-    browser
-        .get(&format!("{}/oauth2/sign_out", gateway.url))
-        .await;
+    browser.sign_out(&gateway.url, "").await;
     let revoked = issuer.with(|s| s.revoked.clone());
     assert_eq!(revoked.len(), 1);
     assert_eq!(revoked[0].0, token);
@@ -214,9 +212,7 @@ async fn cognito_revocation_without_a_discovered_endpoint_uses_the_pool_domain()
     let gateway = Gateway::start_with(&issuer, &upstream.url, &domain, "").await;
     let browser = Browser::new();
     sign_in(&browser, &gateway).await;
-    browser
-        .get(&format!("{}/oauth2/sign_out", gateway.url))
-        .await;
+    browser.sign_out(&gateway.url, "").await;
     assert_eq!(issuer.with(|s| s.revoked.len()), 1);
 
     // A generic issuer without a revocation endpoint: nothing to call.
@@ -225,9 +221,7 @@ async fn cognito_revocation_without_a_discovered_endpoint_uses_the_pool_domain()
     let gateway = Gateway::start(&issuer, &upstream.url).await;
     let browser = Browser::new();
     sign_in(&browser, &gateway).await;
-    browser
-        .get(&format!("{}/oauth2/sign_out", gateway.url))
-        .await;
+    browser.sign_out(&gateway.url, "").await;
     assert_eq!(issuer.with(|s| s.revoked.len()), 0);
 }
 

@@ -247,6 +247,17 @@ impl Browser {
         panic!("redirect loop: {hops:#?}");
     }
 
+    /// Signs out at `gateway` (`query` is `?rd=...` or empty) as the sign-out button does: a
+    /// POST from the gateway's own origin. The response is not followed.
+    pub async fn sign_out(&self, gateway: &str, query: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{gateway}/oauth2/sign_out{query}"))
+            .header("Origin", gateway)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// GETs `url` once, without following redirects.
     pub async fn get(&self, url: &str) -> reqwest::Response {
         self.client.get(url).send().await.unwrap()
