@@ -599,4 +599,28 @@ mod tests {
         left.sort();
         assert_eq!(left, ["x-forwarded-userx", "x-other"]);
     }
+
+    mod properties {
+        use super::{claims, mapping};
+        use proptest::prelude::*;
+        use serde_json::json;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2048))]
+
+            /// Whatever a claim holds, a header value is sent only without control characters.
+            #[test]
+            fn header_values_never_carry_control_characters(
+                values in proptest::collection::vec(any::<String>(), 1..4),
+                split in prop_oneof![Just(None), Just(Some("|")), Just(Some(","))],
+            ) {
+                let c = claims(json!({ "v": values.clone(), "s": values.join("|") }));
+                for claim in ["v", "s"] {
+                    if let Some(value) = mapping(claim, split, ",").value(&c) {
+                        prop_assert!(!value.as_bytes().iter().any(u8::is_ascii_control));
+                    }
+                }
+            }
+        }
+    }
 }

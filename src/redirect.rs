@@ -158,4 +158,33 @@ mod tests {
         }
         assert_eq!(safe_target(None), "/");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4096))]
+
+            /// Whatever comes in, the browser is sent to a path on the gateway's own origin.
+            #[test]
+            fn a_safe_target_never_leaves_the_origin(
+                raw in proptest::collection::vec(
+                    prop_oneof![
+                        Just("/"), Just("\\"), Just("."), Just(".."), Just("%2f"), Just("%5C"),
+                        Just("%25"), Just("%09"), Just(":"), Just("@"), Just("?"), Just("#"),
+                        Just("evil.com"), Just("http"), Just(" "), Just("\t"), Just("a"),
+                    ],
+                    0..10,
+                ).prop_map(|p| p.concat())
+            ) {
+                let target = safe_target(Some(&raw));
+                prop_assert!(target.starts_with('/') && !target.starts_with("//"), "{}", target);
+                let base = Url::parse("https://app.example.com/x/").unwrap();
+                let resolved = base.join(&target).unwrap();
+                prop_assert_eq!(resolved.origin(), base.origin(), "{} from {:?}", target, raw);
+                prop_assert!(target.bytes().all(|b| b.is_ascii_graphic()), "{:?}", target);
+            }
+        }
+    }
 }

@@ -467,4 +467,64 @@ mod tests {
         assert!(!covered("/api/**/x", "/api/*/x"));
         assert!(!covered("/other", "/admin"));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Paths built from the characters that matter: separators, dots, `;`, `%` escapes of
+        /// delimiters and of ordinary bytes, and letters.
+        fn hostile_path() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                Just("/".to_string()),
+                Just(".".to_string()),
+                Just("..".to_string()),
+                Just(";".to_string()),
+                Just("a".to_string()),
+                Just("admin".to_string()),
+                Just("é".to_string()),
+                Just(" ".to_string()),
+                Just("#".to_string()),
+                Just("\\".to_string()),
+                "%[0-9a-fA-F]{2}",
+                "%[2-3][0-9a-fA-F]",
+                "[a-z=,@:!$&'()*+]{1,3}",
+            ];
+            proptest::collection::vec(piece, 0..12).prop_map(|p| format!("/{}", p.concat()))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4096))]
+
+            /// The canonical form is its own canonical form.
+            #[test]
+            fn canonicalisation_is_idempotent(raw in hostile_path()) {
+                if let Ok(once) = CanonicalPath::parse(&raw) {
+                    let twice = CanonicalPath::parse(once.as_str());
+                    prop_assert_eq!(twice.as_ref().map(|p| p.as_str()), Ok(once.as_str()));
+                    prop_assert_eq!(twice.map(|p| p.names), Ok(once.names));
+                }
+            }
+
+            /// An accepted path has one reading: decoding what the app is sent once more changes
+            /// nothing the rules matched on (no escape hides a delimiter, none is doubled), and
+            /// no segment is only parameters.
+            #[test]
+            fn accepted_paths_have_exactly_one_reading(raw in hostile_path()) {
+                if let Ok(path) = CanonicalPath::parse(&raw) {
+                    let sent = path.as_str();
+                    let decoded = percent_encoding::percent_decode_str(sent).collect::<Vec<u8>>();
+                    prop_assert!(!decoded.iter().any(|b| b"%?#\\".contains(b)), "{}", sent);
+                    if let Ok(text) = std::str::from_utf8(&decoded) {
+                        let again = CanonicalPath::parse(text);
+                        prop_assert_eq!(again.map(|p| p.as_str().to_string()), Ok(sent.to_string()));
+                    }
+                    for segment in sent.split('/').skip(1).filter(|s| !s.is_empty()) {
+                        prop_assert!(!segment.starts_with(';'), "{}", sent);
+                        prop_assert!(!matches!(segment.split(';').next(), Some("." | "..")));
+                    }
+                }
+            }
+        }
+    }
 }

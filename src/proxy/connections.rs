@@ -9,10 +9,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 
 use axum::body::Body;
+use futures_util::task::AtomicWaker;
 use hyper::client::conn::http1::{self, SendRequest};
 use tokio::time::{Instant, Sleep};
 
@@ -31,9 +33,34 @@ struct Inner {
     /// Connections kept for the next requests: free, or carrying a response.
     kept: Vec<SendRequest<Body>>,
     /// Newly opened connections, to the task that drives them.
-    links: tokio::sync::mpsc::UnboundedSender<Link>,
+    links: Arc<Links>,
     /// The upstream timeout's timer, kept for the next request (see [`Connections::timer`]).
     timer: Option<Pin<Box<Sleep>>>,
+}
+
+/// Newly opened connections on their way to the driving future, which holds this and not the
+/// set: the set (and the senders it keeps) goes with the client connection. A plain list, not a
+/// channel: every client connection has one, and most idle ones never open an upstream
+/// connection, so it must cost a few words, not a channel's block of slots.
+#[derive(Default)]
+struct Links {
+    opened: Mutex<Vec<Link>>,
+    driver: AtomicWaker,
+    /// The set is gone: no more connections will come.
+    closed: AtomicBool,
+}
+
+impl Links {
+    fn wake(&self) {
+        self.driver.wake();
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.links.closed.store(true, Ordering::Release);
+        self.links.wake();
+    }
 }
 
 impl Connections {
@@ -41,13 +68,13 @@ impl Connections {
     /// run it in the client connection's task, alongside the connection. It ends once the set is
     /// dropped and its connections are closed.
     pub fn new() -> (Self, impl Future<Output = ()> + Send) {
-        let (links, opened) = tokio::sync::mpsc::unbounded_channel();
+        let links = Arc::new(Links::default());
         let connections = Self(Arc::new(Mutex::new(Inner {
             kept: Vec::new(),
-            links,
+            links: links.clone(),
             timer: None,
         })));
-        (connections, drive(opened))
+        (connections, drive(links))
     }
 
     /// A kept connection free for a request; those the app has closed are let go.
@@ -93,30 +120,31 @@ impl Connections {
     /// Hands a newly opened connection's I/O to the driving task.
     pub(super) fn drive(&self, connection: http1::Connection<super::Io, Body>) {
         let link: Link = Box::pin(connection.with_upgrades());
-        // Refused only once the client connection is gone, and the request with it.
-        let _ = self.lock().links.send(link);
+        let links = self.lock().links.clone();
+        lock(&links.opened).push(link);
+        links.wake();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // The lock guards plain moves: a panic cannot leave it half-done.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        lock(&self.0)
     }
 }
 
-/// Drives every connection opened through `opened` until each closes and no more can come.
+/// Locks `mutex`; its holders only move values in and out, so a panic cannot leave it half-done.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Drives every connection opened through `links` until each closes and no more can come.
 /// Each wake-up polls them all: a client connection has one upstream connection at a time
 /// (HTTP/2 clients may have a few), so a plain list beats any bookkeeping of which one woke.
-async fn drive(mut opened: tokio::sync::mpsc::UnboundedReceiver<Link>) {
+async fn drive(links: Arc<Links>) {
     let mut running: Vec<Link> = Vec::new();
-    let mut more = true;
     std::future::poll_fn(|cx| {
-        while more {
-            match opened.poll_recv(cx) {
-                Poll::Ready(Some(link)) => running.push(link),
-                Poll::Ready(None) => more = false,
-                Poll::Pending => break,
-            }
-        }
+        links.driver.register(cx.waker());
+        // Read before the list: a connection handed over before the set closed is in it.
+        let more = !links.closed.load(Ordering::Acquire);
+        running.append(&mut lock(&links.opened));
         running.retain_mut(|link| match link.as_mut().poll(cx) {
             Poll::Ready(result) => {
                 log(result);

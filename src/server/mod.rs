@@ -10,6 +10,7 @@ mod error;
 mod forward_auth;
 mod joint;
 mod observe;
+mod protocol;
 mod workers;
 
 use std::convert::Infallible;

@@ -11,20 +11,21 @@
 //! HTTP/1.1 one), and HTTP/2 pings that must be answered. At most `server.max_connections` are
 //! open at once; past that, new connections wait in the listen queue.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::HeaderValue;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::Gateway;
+use super::protocol::{Protocols, Served};
 use crate::config::ServerSettings;
 use crate::proxy::Connections;
 
@@ -106,11 +107,6 @@ impl From<&ServerSettings> for Limits {
 pub(super) fn count(configured: Option<usize>) -> usize {
     configured.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
-
-/// How often an HTTP/2 connection is pinged while open, and how long the client has to answer:
-/// a peer that is gone (or will not answer) is noticed without waiting for the idle timeout.
-const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(20);
-const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How long an idle connection that was asked to close gracefully may take to do so, at most:
 /// an HTTP/2 client that never acknowledges the GOAWAY's ping would otherwise keep it.
@@ -249,16 +245,7 @@ async fn work(
 ) {
     // Every connection task holds a receiver: `closed` completes once they have all ended.
     let (stop, stopped) = watch::channel(());
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.idle);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(HTTP2_PING_INTERVAL)
-        .keep_alive_timeout(HTTP2_PING_TIMEOUT);
+    let protocols = Arc::new(Protocols::new(limits.idle));
     while let Some((tcp, peer, place)) = connections.recv().await {
         let tcp = match TcpStream::from_std(tcp) {
             Ok(tcp) => tcp,
@@ -276,10 +263,13 @@ async fn work(
             upstream,
             activity: activity.clone(),
         };
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(tcp), gateway(client))
-            .into_owned();
-        let served = serve(connection, activity, limits.idle, stopped.clone(), place);
+        // Both boxed, and so stored once: a future keeps room for its arguments for as long as
+        // it lives, and the joint task keeps room for its argument beside the local it moves it
+        // into; every idle connection would pay for all of that. The protocol is chosen in a
+        // box of its own, freed once it is.
+        let (protocols, gateway) = (protocols.clone(), gateway(client));
+        let choose = Box::pin(async move { protocols.serve(tcp, gateway).await });
+        let served = Box::pin(serve(choose, activity, limits.idle, stopped.clone(), place));
         tokio::spawn(super::joint::run(served, drive_upstream));
     }
     // Idle connections close at once, the others after their requests in flight.
@@ -293,28 +283,38 @@ async fn work(
 /// connection that has not closed a little later (`idle`, at most [`MAX_CLOSE_GRACE`]) is
 /// dropped: it has no request to finish.
 async fn serve(
-    connection: auto::UpgradeableConnection<'static, TokioIo<TcpStream>, Gateway, TokioExecutor>,
+    mut choose: Pin<Box<impl Future<Output = Option<Served>> + Send>>,
     activity: Arc<Activity>,
     idle: Duration,
     mut stop: watch::Receiver<()>,
     place: OwnedSemaphorePermit,
 ) {
-    let mut connection = std::pin::pin!(connection);
-    // Moved forward lazily: the timer is looked at when it fires, not on every request.
+    // Moved forward lazily: the timer is looked at when it fires, not on every request. A
+    // client that never says which protocol it speaks is idle too.
     let timer = tokio::time::sleep(idle);
     let mut timer = std::pin::pin!(timer);
+    let chosen = tokio::select! {
+        biased;
+        chosen = choose.as_mut() => chosen,
+        () = timer.as_mut() => None,
+        _ = stop.changed() => None,
+    };
+    drop(choose);
+    let Some(mut connection) = chosen else {
+        return;
+    };
     let mut closing = false;
     loop {
         tokio::select! {
             biased;
-            result = connection.as_mut() => {
+            result = &mut connection => {
                 if let Err(e) = result {
                     tracing::trace!(error = %e, "connection ended with an error");
                 }
                 break;
             }
             _ = stop.changed(), if !closing => {
-                connection.as_mut().graceful_shutdown();
+                connection.graceful_shutdown();
                 closing = true;
             }
             () = timer.as_mut() => match activity.idle_until(idle) {
@@ -324,7 +324,7 @@ async fn serve(
                 }
                 Some(until) if until <= Instant::now() => {
                     tracing::debug!("idle connection closed");
-                    connection.as_mut().graceful_shutdown();
+                    connection.graceful_shutdown();
                     closing = true;
                     timer.as_mut().reset(Instant::now() + idle.min(MAX_CLOSE_GRACE));
                 }

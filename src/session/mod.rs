@@ -603,6 +603,75 @@ mod tests {
         );
         assert!(s.take_login("state-value-", &req, 1001).0.is_none());
     }
+
+    mod properties {
+        use super::super::*;
+        use super::{request_with, sessions, token};
+        use http::header::COOKIE;
+        use proptest::prelude::*;
+        use serde_json::json;
+
+        fn runtime() -> tokio::runtime::Runtime {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// A saved session opens from its cookies as it was saved (chunked or not); a cookie
+            /// with any one bit changed is "not signed in", never an error or another session.
+            #[test]
+            fn a_cookie_round_trips_and_any_bit_flip_is_not_signed_in(
+                groups in proptest::collection::vec("[a-z0-9:_-]{1,40}", 0..200),
+                roles in "[a-z/|]{0,200}",
+                refresh in proptest::option::of("[A-Za-z0-9_.-]{1,2000}"),
+                flip in any::<proptest::sample::Index>(),
+                bit in 0u8..8,
+            ) {
+                let s = sessions("https://app.example.com");
+                let now = 1_700_000_000;
+                let claims = json!({
+                    "sub": "u", "exp": now + 3600, "iat": now,
+                    "cognito:groups": groups, "custom:roles": roles,
+                });
+                let mut session = Session::new(
+                    token(claims.clone()),
+                    claims.as_object().unwrap().clone().into(),
+                    refresh,
+                    Duration::from_secs(3600),
+                    now,
+                );
+                let rt = runtime();
+                let set = rt.block_on(s.save(&mut session, &HeaderMap::new(), now)).unwrap();
+                let request = request_with(&set);
+                let opened = rt.block_on(s.load(&request, now)).unwrap().unwrap();
+                prop_assert_eq!(&opened.id_token, &session.id_token);
+                prop_assert_eq!(&opened.refresh_token, &session.refresh_token);
+                prop_assert_eq!(&**opened.claims, &**session.claims);
+
+                // One bit of the Cookie header's values (never of a name or separator) changed.
+                let mut cookie = request[COOKIE].as_bytes().to_vec();
+                let values: Vec<usize> = (0..cookie.len())
+                    .filter(|&i| {
+                        let before = &cookie[..i];
+                        let start = before.iter().rposition(|&b| b == b';').map_or(0, |p| p + 1);
+                        before[start..].contains(&b'=')
+                    })
+                    .collect();
+                let at = values[flip.index(values.len())];
+                cookie[at] ^= 1 << bit;
+                let Ok(value) = HeaderValue::from_bytes(&cookie) else {
+                    return Ok(());
+                };
+                let mut tampered = HeaderMap::new();
+                tampered.insert(COOKIE, value);
+                let opened = rt.block_on(s.load(&tampered, now)).unwrap();
+                prop_assert!(opened.is_none(), "bit {} of byte {} flipped and still opens", bit, at);
+            }
+        }
+    }
 }
 
 /// The cookie budget: how many Cognito groups fit in a cookie session. Run with
