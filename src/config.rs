@@ -15,7 +15,7 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use figment::value::Value;
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
@@ -318,11 +318,13 @@ struct RawServer {
     trusted_proxies: Option<Vec<String>>,
     #[serde(default, deserialize_with = "lenient_string")]
     shutdown_timeout: Option<String>,
+    #[serde(default, deserialize_with = "lenient_usize")]
     worker_threads: Option<usize>,
     #[serde(default, deserialize_with = "lenient_string")]
     idle_timeout: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     body_timeout: Option<String>,
+    #[serde(default, deserialize_with = "lenient_usize")]
     max_connections: Option<usize>,
 }
 
@@ -359,6 +361,7 @@ struct RawOidc {
     authorize_params: Option<BTreeMap<String, String>>,
     #[serde(default, deserialize_with = "lenient_string")]
     timeout: Option<String>,
+    #[serde(default, deserialize_with = "lenient_bool")]
     assume_email_verified: Option<bool>,
 }
 
@@ -403,6 +406,7 @@ struct RawLog {
     format: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     level: Option<String>,
+    #[serde(default, deserialize_with = "lenient_bool")]
     access: Option<bool>,
 }
 
@@ -414,6 +418,7 @@ struct RawMetrics {
 
 #[derive(Default, Deserialize)]
 struct RawBearer {
+    #[serde(default, deserialize_with = "lenient_bool")]
     enabled: Option<bool>,
     client_ids: Option<Vec<String>>,
     trusted_issuers: Option<Vec<RawTrustedIssuer>>,
@@ -446,6 +451,7 @@ struct RawRule {
     #[serde(default, deserialize_with = "lenient_string")]
     path: Option<String>,
     methods: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "lenient_bool")]
     public: Option<bool>,
     groups: Option<Vec<String>>,
     roles: Option<Vec<String>>,
@@ -483,6 +489,68 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     }))
 }
 
+/// A boolean, also as the text `true` or `false` (environment values arrive as text).
+fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    struct Flag;
+    impl<'de> Visitor<'de> for Flag {
+        type Value = Option<bool>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("true or false")
+        }
+        fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
+            Ok(Some(b))
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            match s.trim() {
+                "true" => Ok(Some(true)),
+                "false" => Ok(Some(false)),
+                _ => Err(E::invalid_value(de::Unexpected::Str(s), &self)),
+            }
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    d.deserialize_any(Flag)
+}
+
+/// A whole number, also as text (environment values arrive as text).
+fn lenient_usize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    struct Count;
+    impl<'de> Visitor<'de> for Count {
+        type Value = Option<usize>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a whole number")
+        }
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+            usize::try_from(n)
+                .map(Some)
+                .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(n), &self))
+        }
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+            usize::try_from(n)
+                .map(Some)
+                .map_err(|_| E::invalid_value(de::Unexpected::Signed(n), &self))
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            s.trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| E::invalid_value(de::Unexpected::Str(s), &self))
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    d.deserialize_any(Count)
+}
+
 const SECTIONS: [&str; 10] = [
     "server", "upstream", "oidc", "session", "headers", "policy", "rules", "bearer", "log",
     "metrics",
@@ -496,10 +564,20 @@ pub fn load(path: &Path) -> Result<Settings, ConfigErrors> {
             path.display()
         )]));
     }
-    let figment = Figment::new().merge(Toml::file(path));
+    let toml = std::fs::read_to_string(path)
+        .map_err(|e| ConfigErrors(vec![format!("file {} cannot be read: {e}", path.display())]))?;
     let env = Env::prefixed(ENV_PREFIX).split("__");
-    let vars = env.iter().map(|(k, v)| (k.into_string(), v));
-    let (figment, ignored_env) = with_env(figment, vars);
+    from_sources(&toml, env.iter().map(|(k, v)| (k.into_string(), v)))
+}
+
+/// Validates a configuration given as a TOML document overlaid by environment variables, named
+/// as figment names `PORTCULLIS_*` variables (prefix removed, lower case, `__` turned into `.`:
+/// `oidc.client_id`). [`load`] reads both from the process; tests and the fuzzer give them here.
+pub fn from_sources(
+    toml: &str,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<Settings, ConfigErrors> {
+    let (figment, ignored_env) = with_env(Figment::from(Toml::string(toml)), vars.into_iter());
     let mut settings = from_figment(&figment)?;
     settings.ignored_env = ignored_env;
     Ok(settings)
@@ -1520,6 +1598,36 @@ mod tests {
         let text = from_figment(&figment).unwrap_err().to_string();
         assert!(text.contains("oidc.client_secrt: unknown key"), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn environment_values_of_every_type() {
+        let vars = [
+            ("oidc.assume_email_verified", "true"),
+            ("server.max_connections", "5000"),
+            ("server.idle_timeout", "2m"),
+            ("log.access", "false"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let s = from_sources(MINIMAL, vars).unwrap();
+        assert_eq!(s.oidc.email_trust, EmailTrust::AssumeVerifiedWhenUnsaid);
+        assert_eq!(s.server.max_connections, 5000);
+        assert_eq!(s.server.idle_timeout, Duration::from_secs(120));
+        assert!(!s.log.access);
+        // Type errors still name the key.
+        let bad = [("log.access", "maybe"), ("server.max_connections", "-1")]
+            .map(|(k, v)| (k.to_string(), v.to_string()));
+        let text = from_sources(MINIMAL, bad).unwrap_err().to_string();
+        assert!(text.contains("log.access: invalid value"), "{text}");
+        assert!(
+            text.contains("server.max_connections: invalid value"),
+            "{text}"
+        );
+        let text = from_toml_str(&format!("{MINIMAL}\n[log]\naccess = 3\n")).unwrap_err();
+        assert!(
+            text.to_string().contains("log.access: invalid type"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub use fetch::FetchError;
 pub use flow::{AuthorizeRequest, ExchangeError, TokenResponse, pkce_challenge, random_token};
 pub use jwks::KeyStore;
 pub use token::{
-    Audience, BearerToken, Expect, LOGOUT_TOKEN_MAX_AGE, LogoutRequest, TokenError,
+    Audience, BearerToken, Expect, LOGOUT_TOKEN_MAX_AGE, LogoutRequest, TokenError, bearer_token,
     constant_time_eq, now_secs, unverified_claims,
 };
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderValue};
 
 use super::AppState;
-use super::bearer::{BearerFailure, bearer_token};
-use crate::oidc::{BearerToken, now_secs};
+use super::bearer::BearerFailure;
+use crate::oidc::{BearerToken, bearer_token, now_secs};
 use crate::session::{RefreshFailure, SaveError, Session};
 
 /// The idle clock in the cookie is advanced at most this often (or a tenth of the idle timeout,

@@ -1,0 +1,20 @@
+//! The configuration loader: a TOML document and environment overrides (`key=value` lines after
+//! a line `---`). Errors, never panics; errors never quote a secret.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (toml, env) = text.split_once("\n---\n").unwrap_or((text, ""));
+    let vars = env
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()));
+    if let Err(errors) = portcullis::config::from_sources(toml, vars) {
+        let text = errors.to_string();
+        assert!(!text.contains("fuzz-secret-canary"), "{text}");
+    }
+});
