@@ -23,7 +23,7 @@ pub enum PathError {
     Malformed,
     /// A `%` not followed by two hex digits.
     BadEncoding,
-    /// `%2F`, `%5C`, `%3B`, `%3F`, `%23`, a raw `\` or `#`, NUL or another control character,
+    /// `%2F`, `%5C`, `%3B`, `%3F`, `%23`, a raw `\`, `#` or `?`, NUL or another control character,
     /// or a segment that is only `;` parameters.
     Ambiguous,
     /// `%25`: an encoded percent, the start of double encoding.
@@ -64,8 +64,9 @@ impl CanonicalPath {
         if !raw.starts_with('/') || raw.len() > MAX_PATH_LEN {
             return Err(PathError::Malformed);
         }
-        // A raw '#' ends the path for some servers and not for others.
-        if raw.contains('#') {
+        // A raw '#' ends the path for some servers and not for others; a raw '?' is where the
+        // query starts, not part of a path (the fuzzer found the path form taking it as one).
+        if memchr::memchr2(b'#', b'?', raw.as_bytes()).is_some() {
             return Err(PathError::Ambiguous);
         }
         let trailing_slash = raw.len() > 1 && raw.ends_with('/');
@@ -383,6 +384,7 @@ mod tests {
             ("/public/.;x/admin", PathError::Ambiguous),
             ("/public/%2e%2e;/admin", PathError::Ambiguous),
             ("/admin#/../health", PathError::Ambiguous),
+            ("/)/uus?", PathError::Ambiguous),
             ("/admin%23", PathError::Ambiguous),
             ("/admin%3f/x", PathError::Ambiguous),
             ("/admin%3F", PathError::Ambiguous),
@@ -485,6 +487,7 @@ mod tests {
                 Just("é".to_string()),
                 Just(" ".to_string()),
                 Just("#".to_string()),
+                Just("?".to_string()),
                 Just("\\".to_string()),
                 "%[0-9a-fA-F]{2}",
                 "%[2-3][0-9a-fA-F]",
