@@ -116,6 +116,12 @@ impl CanonicalPath {
         if encoded.is_empty() || trailing_slash {
             encoded.push('/');
         }
+        // Escapes added can make the path the app gets longer than the one that came: bounded
+        // too, so that the canonical form is always one the gateway itself accepts (the fuzzer
+        // found 8 KB of backquotes, each sent on as `%60`).
+        if encoded.len() > MAX_PATH_LEN {
+            return Err(PathError::Malformed);
+        }
         Ok(Self {
             encoded,
             decoded,
@@ -400,6 +406,9 @@ mod tests {
         }
         let long = format!("/{}", "a/".repeat(MAX_SEGMENTS + 1));
         assert_eq!(canon(&long), Err(PathError::Malformed));
+        // Short enough as it came, too long once its escapes are added.
+        let escaped = format!("/{}", "`".repeat(MAX_PATH_LEN / 2));
+        assert_eq!(canon(&escaped), Err(PathError::Malformed));
     }
 
     fn matches(pattern: &str, path: &str) -> bool {

@@ -95,13 +95,16 @@ impl Upstream {
 
     /// Sends `req` upstream and returns the upstream's response, streaming. The request has been
     /// through [`take_hop_by_hop`] (which gave `upgrade`) and had its identity headers set. It
-    /// goes over the client connection's upstream `connections`.
-    pub async fn forward(
+    /// goes over the client connection's upstream `connections`. The response's body holds
+    /// `hold` until it has been sent or dropped: the client connection is in use until then,
+    /// however long after its headers the body ends (a download, server-sent events).
+    pub async fn forward<H: Send + Unpin + 'static>(
         &self,
         mut req: Request<Body>,
         upgrade: Option<HeaderValue>,
         fwd: &Forwarded<'_>,
         connections: &Connections,
+        hold: H,
     ) -> Response {
         // The accept key a genuine WebSocket handshake answers with; without a key from the
         // client there is no handshake to answer, and no tunnel.
@@ -195,7 +198,7 @@ impl Upstream {
         }
         let (mut parts, body) = response.into_parts();
         remove_hop_by_hop(&mut parts.headers);
-        Response::from_parts(parts, Body::new(body))
+        Response::from_parts(parts, Body::new(Holding { body, _hold: hold }))
     }
 }
 
@@ -321,6 +324,34 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
+}
+
+/// An upstream response body that holds something (the client connection's in-use mark) for as
+/// long as it lives. Boxed into the response's body where the plain body would be: no more
+/// allocations than without it.
+struct Holding<H> {
+    body: Incoming,
+    _hold: H,
+}
+
+impl<H: Unpin> hyper::body::Body for Holding<H> {
+    type Data = hyper::body::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// The GUID every `Sec-WebSocket-Accept` is derived with (RFC 6455, section 1.3).

@@ -387,10 +387,13 @@ async fn forward(app: &AppState, mut req: Request<Body>, client: &ClientConnecti
         peer: &client.address,
         prior_for,
     };
+    // The response's body may stream long after this returns; the connection is in use until it
+    // is done, and is not closed as idle meanwhile.
+    let busy = client.activity.begin();
     let mut response = app
         .0
         .upstream
-        .forward(req, upgrade, &fwd, &client.upstream)
+        .forward(req, upgrade, &fwd, &client.upstream, busy)
         .await;
     if !cookies.is_empty() {
         // The session cookie rides on the app's response: a shared cache must not keep it, or

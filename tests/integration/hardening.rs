@@ -304,3 +304,19 @@ async fn connections_past_the_limit_wait_for_a_place() {
         .unwrap();
     assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
 }
+
+#[tokio::test]
+async fn a_long_response_body_keeps_its_connection_open() {
+    let (_issuer, upstream, gateway) = gateway_with_server("idle_timeout = \"1s\"").await;
+    let browser = Browser::new();
+    sign_in(&browser, &gateway).await;
+    let mut response = browser.get(&format!("{}/drip", gateway.url)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.chunk().await.unwrap().unwrap(), "start ");
+    // Longer than the idle timeout and the grace after it: the body is still on its way, so the
+    // connection is not idle. (Waiting is the point here: a timer that must not fire.)
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    upstream.release.notify_one();
+    assert_eq!(response.chunk().await.unwrap().unwrap(), "end");
+    assert!(response.chunk().await.unwrap().is_none());
+}

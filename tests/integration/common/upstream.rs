@@ -1,7 +1,8 @@
 //! A mock upstream app: echoes every request as JSON (method, path, headers, body, and the
 //! address of the connection it came on), offers a
 //! WebSocket echo at `/ws`, a `/slow` route that never answers, a `/close` route that closes
-//! its connection after answering, and a `/cacheable` page that shared caches may keep.
+//! its connection after answering, a `/cacheable` page that shared caches may keep, and a
+//! `/drip` body whose second half comes only once `release` is notified.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -39,6 +40,7 @@ impl MockUpstream {
         let arrived = Arc::new(tokio::sync::Notify::new());
         let release = Arc::new(tokio::sync::Notify::new());
         let (a, r) = (arrived.clone(), release.clone());
+        let drip = release.clone();
         let app = Router::new()
             .route(
                 "/hold",
@@ -50,6 +52,28 @@ impl MockUpstream {
             )
             .route("/ws", get(ws))
             .route("/slow", get(std::future::pending::<&'static str>))
+            .route(
+                "/drip",
+                get(move || {
+                    let release = drip.clone();
+                    async move {
+                        let halves = futures_util::stream::unfold(0, move |half| {
+                            let release = release.clone();
+                            async move {
+                                match half {
+                                    0 => Some((Ok::<_, std::convert::Infallible>("start "), 1)),
+                                    1 => {
+                                        release.notified().await;
+                                        Some((Ok("end"), 2))
+                                    }
+                                    _ => None,
+                                }
+                            }
+                        });
+                        axum::body::Body::from_stream(halves)
+                    }
+                }),
+            )
             .route(
                 "/cacheable",
                 get(|| async {
