@@ -78,6 +78,11 @@ const PLACEHOLDER_WORDS: [&str; 6] = [
     "example",
     "dev-only",
 ];
+/// Longest duration any key takes: deadlines are added to the clock, and a century would
+/// overflow it.
+const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Most `server.max_connections`: far more than a process has file descriptors for.
+const MAX_MAX_CONNECTIONS: usize = 1 << 24;
 /// Environment variable prefix; `__` separates nesting levels.
 pub const ENV_PREFIX: &str = "PORTCULLIS_";
 
@@ -584,36 +589,63 @@ pub fn from_sources(
 }
 
 /// Overlays `vars` (keys as figment gives them: lower case, `__` turned into `.`) on `figment`,
-/// and returns the names of those that cannot be configuration.
+/// and returns the names of those that were ignored.
 ///
-/// Only a variable that names a section and a key in it (`PORTCULLIS_OIDC__CLIENT_ID`) is
-/// configuration. Others are not errors: Kubernetes gives every pod variables for each Service
-/// of its namespace (`PORTCULLIS_REDIS_SERVICE_HOST` and `PORTCULLIS_PORT=tcp://...` for Services
-/// named `portcullis-redis` and `portcullis`), and they must not stop the gateway. A misspelled
-/// key under a known section (`PORTCULLIS_OIDC__CLIENT_SECRT`) still is an error, named by its
-/// key alone.
+/// Kubernetes gives every pod variables for each Service of its namespace
+/// (`PORTCULLIS_REDIS_SERVICE_HOST` and `PORTCULLIS_REDIS_PORT=tcp://...` for a Service named
+/// `portcullis-redis`, `PORTCULLIS_PORT` for one named `portcullis`): those cannot be
+/// configuration and must not stop the gateway, so they are ignored. Every other variable is
+/// read as configuration, and one that names no section or key is an error like a typo in the
+/// file (`PORTCULLIS_POLICY_DEFAULT`, one underscore short, must not silently leave the default
+/// in force), named by its key alone.
 fn with_env(
     mut figment: Figment,
     vars: impl Iterator<Item = (String, String)>,
 ) -> (Figment, Vec<String>) {
     let mut ignored = Vec::new();
     for (key, raw) in vars {
-        let section = key.split('.').next().unwrap_or_default();
         // The config file's own path may be given as PORTCULLIS_CONFIG.
         if key == "config" {
             continue;
         }
-        if !SECTIONS.contains(&section) || !key.contains('.') {
-            ignored.push(format!(
-                "{ENV_PREFIX}{}",
-                key.replace('.', "__").to_ascii_uppercase()
-            ));
+        if is_service_link(&key) {
+            ignored.push(format!("{ENV_PREFIX}{}", key.to_ascii_uppercase()));
             continue;
         }
         figment = figment.merge((key, env_value(raw)));
     }
     ignored.sort();
     (figment, ignored)
+}
+
+/// Whether `key` (a variable's name without the prefix, lower case) is one Kubernetes sets for a
+/// Service: `{SVC}_SERVICE_HOST`, `{SVC}_SERVICE_PORT`, `{SVC}_SERVICE_PORT_{NAME}`, `{SVC}_PORT`,
+/// and `{SVC}_PORT_{N}_{TCP|UDP|SCTP}` with `_PROTO`, `_PORT` or `_ADDR` (where `{SVC}` is the
+/// rest of the Service's name after `portcullis`, possibly empty). No configuration key has
+/// these shapes: keys are nested with `__`.
+fn is_service_link(key: &str) -> bool {
+    if key.contains('.') {
+        return false;
+    }
+    let words: Vec<&str> = key.split('_').collect();
+    let tail = |n: usize| words.len().checked_sub(n).map(|i| &words[i..]);
+    let is_number = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit());
+    let is_protocol = |w: &str| matches!(w, "tcp" | "udp" | "sctp");
+    if let Some(["service", "host" | "port"]) = tail(2) {
+        return true;
+    }
+    if let Some(["port"]) = tail(1) {
+        return true;
+    }
+    // `{SVC}_SERVICE_PORT_{NAME}`: a named port.
+    if words.windows(2).any(|w| w == ["service", "port"]) && words.last() != Some(&"port") {
+        return true;
+    }
+    match (tail(3), tail(4)) {
+        (Some(["port", n, p]), _) if is_number(n) && is_protocol(p) => true,
+        (_, Some(["port", n, p, "proto" | "port" | "addr"])) => is_number(n) && is_protocol(p),
+        _ => false,
+    }
 }
 
 /// An environment value as configuration: arrays and tables (`["openid","email"]`) are parsed;
@@ -710,6 +742,15 @@ fn section<T: DeserializeOwned + Default>(
             return T::default();
         }
     };
+    // A section set to a value (`PORTCULLIS_SESSION=...`, one `__KEY` short): said without the
+    // value, which may be a secret.
+    if !matches!(value, Value::Dict(..) | Value::Array(..)) {
+        errors.push(format!(
+            "{key}: a section, not a value (from the environment: PORTCULLIS_{}__KEY)",
+            key.to_ascii_uppercase()
+        ));
+        return T::default();
+    }
     let mut unknown = Vec::new();
     let result = serde_ignored::deserialize(&value, |path| unknown.push(path.to_string()));
     for path in unknown {
@@ -757,6 +798,10 @@ fn duration(
 ) -> Duration {
     let Some(text) = value else { return default };
     match humantime::parse_duration(text.trim()) {
+        Ok(d) if d > MAX_DURATION => {
+            errors.push(format!("{key}: at most 365 days"));
+            default
+        }
         Ok(d) if !d.is_zero() => d,
         Ok(_) => {
             errors.push(format!("{key}: must be greater than zero"));
@@ -893,8 +938,10 @@ fn validate_server(raw: RawServer, errors: &mut Vec<String>) -> Option<ServerSet
         errors,
     );
     let max_connections = raw.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
-    if max_connections == 0 {
-        errors.push("server.max_connections: must be at least 1".into());
+    if !(1..=MAX_MAX_CONNECTIONS).contains(&max_connections) {
+        errors.push(format!(
+            "server.max_connections: must be between 1 and {MAX_MAX_CONNECTIONS}"
+        ));
     }
     let (listen, public) = (listen?, public?);
     let public_host = match (public.host_str(), public.port()) {
@@ -1571,7 +1618,9 @@ mod tests {
             ("port", "tcp://10.0.0.8:4180"),
             ("oidc_service_port", "443"),
             // A section alone names no key.
-            ("session", "value-of-a-bare-section"),
+            ("port_4180_tcp", "tcp://10.0.0.8:4180"),
+            ("port_4180_tcp_proto", "tcp"),
+            ("redis_service_port_redis", "6379"),
             ("config", "/etc/portcullis.toml"),
             ("oidc.client_id", "from-env"),
         ]
@@ -1584,13 +1633,29 @@ mod tests {
             [
                 "PORTCULLIS_OIDC_SERVICE_PORT",
                 "PORTCULLIS_PORT",
+                "PORTCULLIS_PORT_4180_TCP",
+                "PORTCULLIS_PORT_4180_TCP_PROTO",
                 "PORTCULLIS_REDIS_PORT",
                 "PORTCULLIS_REDIS_PORT_6379_TCP_ADDR",
                 "PORTCULLIS_REDIS_SERVICE_HOST",
+                "PORTCULLIS_REDIS_SERVICE_PORT_REDIS",
                 "PORTCULLIS_SERVICE_HOST",
-                "PORTCULLIS_SESSION",
             ]
         );
+        // Anything else is configuration, and a name that is none is an error, never silently
+        // dropped: one underscore short of `policy.default` would leave the default in force.
+        for (typo, named) in [
+            ("policy_default", "policy_default: unknown section"),
+            ("session", "session: a section, not a value"),
+            ("bearer_enabled", "bearer_enabled: unknown section"),
+        ] {
+            let vars = [(typo.to_string(), "deny".to_string())];
+            let (figment, ignored) =
+                with_env(Figment::from(Toml::string(MINIMAL)), vars.into_iter());
+            assert!(ignored.is_empty(), "{typo}");
+            let text = from_figment(&figment).unwrap_err().to_string();
+            assert!(text.contains(named), "{typo}: {text}");
+        }
         // A misspelled key under a known section is an error that names it, not its value.
         let typo = [("oidc.client_secrt".to_string(), "hunter2-value".to_string())];
         let (figment, ignored) = with_env(Figment::from(Toml::string(MINIMAL)), typo.into_iter());

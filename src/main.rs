@@ -125,10 +125,10 @@ fn run_or_check(command: Command, config: Option<PathBuf>) -> ExitCode {
     };
     init_logging(settings.log.json, &settings.log.level);
     if !settings.ignored_env.is_empty() {
-        // Names only: their values are someone else's (Kubernetes service links, mostly).
-        tracing::info!(
+        // Names only: their values are someone else's.
+        tracing::warn!(
             variables = settings.ignored_env.join(", "),
-            "environment variables that are not configuration were ignored"
+            "Kubernetes service-link environment variables were ignored"
         );
     }
     let runtime = match runtime() {

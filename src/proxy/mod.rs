@@ -21,7 +21,9 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri, Version
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 mod connections;
 
@@ -68,6 +70,9 @@ pub struct Upstream {
     origin: Authority,
     timeout: Duration,
     connect_timeout: Duration,
+    /// A WebSocket tunnel across which nothing has moved for this long is closed
+    /// (`server.idle_timeout`).
+    idle: Duration,
     /// `X-Forwarded-Proto`: the public scheme.
     proto: Option<HeaderValue>,
     /// `X-Forwarded-Host`: the public host.
@@ -88,6 +93,7 @@ impl Upstream {
             origin: settings.origin.clone(),
             timeout: settings.timeout,
             connect_timeout: settings.connect_timeout,
+            idle: server.idle_timeout,
             proto: HeaderValue::from_str(&server.public_scheme).ok(),
             host: HeaderValue::from_str(&server.public_host).ok(),
         }
@@ -95,16 +101,15 @@ impl Upstream {
 
     /// Sends `req` upstream and returns the upstream's response, streaming. The request has been
     /// through [`take_hop_by_hop`] (which gave `upgrade`) and had its identity headers set. It
-    /// goes over the client connection's upstream `connections`. The response's body holds
-    /// `hold` until it has been sent or dropped: the client connection is in use until then,
-    /// however long after its headers the body ends (a download, server-sent events).
-    pub async fn forward<H: Send + Unpin + 'static>(
+    /// goes over the client connection's upstream `connections`. The response's body, or the
+    /// WebSocket tunnel, holds `lease` for as long as it lives, and reports its progress to it.
+    pub async fn forward(
         &self,
         mut req: Request<Body>,
         upgrade: Option<HeaderValue>,
         fwd: &Forwarded<'_>,
         connections: &Connections,
-        hold: H,
+        lease: impl Lease,
     ) -> Response {
         // The accept key a genuine WebSocket handshake answers with; without a key from the
         // client there is no handshake to answer, and no tunnel.
@@ -137,7 +142,7 @@ impl Upstream {
             headers.insert(UPGRADE, protocol.clone());
         }
 
-        let started = tokio::time::Instant::now();
+        let started = Instant::now();
         let mut timer = connections.timer(started + self.timeout);
         let outcome = {
             let mut sent = pin!(self.send(connections, req));
@@ -184,7 +189,7 @@ impl Upstream {
                 (client_upgrade, upgrade, handshake)
             {
                 let upstream_upgrade = hyper::upgrade::on(&mut response);
-                tokio::spawn(splice(client_upgrade, upstream_upgrade));
+                tokio::spawn(splice(client_upgrade, upstream_upgrade, lease, self.idle));
                 let (mut parts, _) = response.into_parts();
                 remove_hop_by_hop(&mut parts.headers);
                 parts
@@ -198,7 +203,7 @@ impl Upstream {
         }
         let (mut parts, body) = response.into_parts();
         remove_hop_by_hop(&mut parts.headers);
-        Response::from_parts(parts, Body::new(Holding { body, _hold: hold }))
+        Response::from_parts(parts, Body::new(Leased { body, lease }))
     }
 }
 
@@ -326,15 +331,26 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
         .map(str::trim)
 }
 
-/// An upstream response body that holds something (the client connection's in-use mark) for as
-/// long as it lives. Boxed into the response's body where the plain body would be: no more
-/// allocations than without it.
-struct Holding<H> {
-    body: Incoming,
-    _hold: H,
+/// The client connection's claim on being in use, held by a response body or a WebSocket tunnel
+/// for as long as it lives and told of its progress: the connection is idle only once nothing
+/// has moved for the idle timeout, and keeps its place among the connections until then.
+pub trait Lease: Send + Sync + Unpin + 'static {
+    /// Data moved.
+    fn progressed(&self);
+    /// When data last moved (or the lease was taken).
+    fn last_progress(&self) -> Instant;
 }
 
-impl<H: Unpin> hyper::body::Body for Holding<H> {
+/// An upstream response body that holds the client connection's [`Lease`], and tells it of each
+/// frame sent on. Boxed into the response's body where the plain body would be: no allocation
+/// more than without it. A client that stops reading stops the frames: hyper asks for the next
+/// one only once it has room to write it.
+struct Leased<L> {
+    body: Incoming,
+    lease: L,
+}
+
+impl<L: Lease> hyper::body::Body for Leased<L> {
     type Data = hyper::body::Bytes;
     type Error = hyper::Error;
 
@@ -342,7 +358,12 @@ impl<H: Unpin> hyper::body::Body for Holding<H> {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        std::pin::Pin::new(&mut self.get_mut().body).poll_frame(cx)
+        let this = self.get_mut();
+        let frame = std::pin::Pin::new(&mut this.body).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(_))) = &frame {
+            this.lease.progressed();
+        }
+        frame
     }
 
     fn is_end_stream(&self) -> bool {
@@ -389,8 +410,15 @@ fn is_websocket_handshake(headers: &HeaderMap, accept: &str) -> bool {
     upgrade && connection && accepted
 }
 
-/// Copies bytes both ways between an upgraded client and an upgraded upstream connection.
-async fn splice(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
+/// Copies bytes both ways between an upgraded client and an upgraded upstream connection, until
+/// either side closes or nothing has crossed for `idle`. The tunnel holds the client
+/// connection's `lease` (its place among the connections) until then.
+async fn splice(
+    client: hyper::upgrade::OnUpgrade,
+    upstream: hyper::upgrade::OnUpgrade,
+    lease: impl Lease,
+    idle: Duration,
+) {
     let (client, upstream) = match tokio::try_join!(client, upstream) {
         Ok(pair) => pair,
         Err(e) => {
@@ -398,10 +426,78 @@ async fn splice(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnU
             return;
         }
     };
-    let mut client = TokioIo::new(client);
-    let mut upstream = TokioIo::new(upstream);
-    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-        tracing::debug!(error = %e, "upgraded connection ended");
+    let mut client = Watched {
+        io: TokioIo::new(client),
+        lease: &lease,
+    };
+    let mut upstream = Watched {
+        io: TokioIo::new(upstream),
+        lease: &lease,
+    };
+    let mut copy = pin!(tokio::io::copy_bidirectional(&mut client, &mut upstream));
+    loop {
+        let quiet_until = lease.last_progress() + idle;
+        tokio::select! {
+            result = copy.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "upgraded connection ended");
+                }
+                return;
+            }
+            () = tokio::time::sleep_until(quiet_until) => {
+                if lease.last_progress() + idle <= Instant::now() {
+                    tracing::debug!("idle upgraded connection closed");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// One side of a tunnel, telling the lease of every read: both directions read from one side
+/// and write to the other, so reads are all the traffic there is.
+struct Watched<'a, I, L> {
+    io: I,
+    lease: &'a L,
+}
+
+impl<I: AsyncRead + Unpin, L: Lease> AsyncRead for Watched<'_, I, L> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let read = std::pin::Pin::new(&mut this.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.lease.progressed();
+        }
+        read
+    }
+}
+
+impl<I: AsyncWrite + Unpin, L: Lease> AsyncWrite for Watched<'_, I, L> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }
 
@@ -430,6 +526,7 @@ mod tests {
             origin: Authority::from_static("127.0.0.1:8080"),
             timeout: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(1),
+            idle: Duration::from_secs(1),
             proto: Some(HeaderValue::from_static("https")),
             host: Some(HeaderValue::from_static("app.example.com")),
         };

@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 
 use crate::cache::{VerifiedCache, Weigh};
 use crate::config::{BearerSettings, OidcSettings};
+use crate::identity::EmailTrust;
 use crate::oidc::{Audience, BearerToken, FetchError, Issuer, now_secs, unverified_claims};
 
 /// Longest bearer token read; anything longer is not a token this gateway issued trust to.
@@ -58,6 +59,8 @@ impl Bearers {
                 client_secret: None,
                 cognito_domain: None,
                 authorize_params: Vec::new(),
+                // `oidc.assume_email_verified` speaks for the gateway's own issuer only.
+                email_trust: EmailTrust::VerifiedOnly,
                 ..oidc.clone()
             };
             trusted.push((Arc::new(Issuer::new(issuer)?), t.audience.clone()));

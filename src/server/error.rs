@@ -2,7 +2,10 @@
 //! Pages are short and generic; details go to the log once, where the error is raised.
 
 use axum::response::{IntoResponse, Response};
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+    X_FRAME_OPTIONS,
+};
 use http::{HeaderValue, StatusCode};
 
 use super::START_PATH;
@@ -187,13 +190,21 @@ fn page(status: StatusCode, title: &str, detail: &str, sign_in_link: bool) -> Re
     )
 }
 
-/// An HTML page around `body`, which must already be escaped.
+/// An HTML page around `body`, which must already be escaped. Never framed by another site:
+/// the sign-out page's button must not be clicked through someone else's page.
 pub(super) fn html_page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
          <body><h1>{title}</h1>{body}</body></html>\n"
     );
-    no_store((status, [(CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
+    let mut r = (status, [(CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+    let headers = r.headers_mut();
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+    no_store(r)
 }
 
 /// A 302 to `location`, never cached.

@@ -2,6 +2,7 @@
 //! state they share.
 
 mod access;
+mod activity;
 mod auth;
 mod authn;
 mod backchannel;
@@ -387,13 +388,18 @@ async fn forward(app: &AppState, mut req: Request<Body>, client: &ClientConnecti
         peer: &client.address,
         prior_for,
     };
-    // The response's body may stream long after this returns; the connection is in use until it
-    // is done, and is not closed as idle meanwhile.
-    let busy = client.activity.begin();
+    // The response's body (or a WebSocket tunnel) may go on long after this returns: the
+    // connection is in use while it moves.
     let mut response = app
         .0
         .upstream
-        .forward(req, upgrade, &fwd, &client.upstream, busy)
+        .forward(
+            req,
+            upgrade,
+            &fwd,
+            &client.upstream,
+            client.activity.lease(),
+        )
         .await;
     if !cookies.is_empty() {
         // The session cookie rides on the app's response: a shared cache must not keep it, or
@@ -404,9 +410,18 @@ async fn forward(app: &AppState, mut req: Request<Body>, client: &ClientConnecti
 }
 
 /// Marks a response that carries a user's `Set-Cookie` as private: `public` and `s-maxage` go,
-/// `private` is added, and every other directive (`max-age`, `no-cache`, ...) stays.
-/// `no-store` and `private` already keep it out of shared caches.
+/// `private` is added, and every other directive (`max-age`, `no-cache`, ...) stays. `no-store`
+/// and an unqualified `private` already keep it out of shared caches. The headers by which a
+/// CDN is told to cache what `Cache-Control` does not allow (RFC 9213, and the surrogates
+/// before it) go too.
 fn keep_private(headers: &mut http::HeaderMap) {
+    for targeted in [
+        "cdn-cache-control",
+        "surrogate-control",
+        "cloudflare-cdn-cache-control",
+    ] {
+        headers.remove(targeted);
+    }
     let directives: Vec<&str> = headers
         .get_all(CACHE_CONTROL)
         .iter()
@@ -422,9 +437,10 @@ fn keep_private(headers: &mut http::HeaderMap) {
             .trim()
             .to_ascii_lowercase()
     };
+    // `private="x"` names fields a shared cache must drop, and lets it keep the rest.
     if directives
         .iter()
-        .any(|d| matches!(name(d).as_str(), "no-store" | "private"))
+        .any(|d| d.eq_ignore_ascii_case("private") || name(d) == "no-store")
     {
         return;
     }
@@ -456,13 +472,26 @@ mod tests {
             (Some("no-store"), "no-store"),
             (Some("private, max-age=5"), "private, max-age=5"),
             (Some("no-cache"), "private, no-cache"),
+            (
+                Some("private=\"x-a\", max-age=5"),
+                "private, private=\"x-a\", max-age=5",
+            ),
         ] {
             let mut h = http::HeaderMap::new();
             if let Some(v) = upstream {
                 h.insert(CACHE_CONTROL, http::HeaderValue::from_static(v));
             }
+            h.insert(
+                "cdn-cache-control",
+                http::HeaderValue::from_static("max-age=600"),
+            );
+            h.insert(
+                "Surrogate-Control",
+                http::HeaderValue::from_static("max-age=600"),
+            );
             keep_private(&mut h);
             assert_eq!(h[CACHE_CONTROL], want, "{upstream:?}");
+            assert!(h.get("cdn-cache-control").is_none() && h.get("surrogate-control").is_none());
         }
     }
 

@@ -25,8 +25,15 @@ const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(20);
 const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// While a client has sent only part of what tells the protocols apart, it is looked at again
-/// this often. (Real clients send the first line in one segment: this is for the odd one.)
+/// after this, then after twice as long each time, up to [`MAX_PEEK_AGAIN`] (until the idle
+/// timeout gives up on it): real clients send their first line in one segment, and one that
+/// sends a byte and stalls must not cost a wake-up every few milliseconds.
 const PEEK_AGAIN: Duration = Duration::from_millis(5);
+const MAX_PEEK_AGAIN: Duration = Duration::from_secs(1);
+
+/// Largest header list an HTTP/2 client may send: room for a session in five cookies of 3.8 KB
+/// (HTTP/1 requests get hyper's larger buffer).
+const HTTP2_MAX_HEADER_LIST: u32 = 64 * 1024;
 
 type Io = TokioIo<TcpStream>;
 type H1 = http1::UpgradeableConnection<Io, Gateway>;
@@ -77,7 +84,8 @@ impl Protocols {
         http2
             .timer(TokioTimer::new())
             .keep_alive_interval(HTTP2_PING_INTERVAL)
-            .keep_alive_timeout(HTTP2_PING_TIMEOUT);
+            .keep_alive_timeout(HTTP2_PING_TIMEOUT)
+            .max_header_list_size(HTTP2_MAX_HEADER_LIST);
         Self { http1, http2 }
     }
 
@@ -100,6 +108,7 @@ impl Protocols {
 /// to tell; `None` if it closes first.
 async fn speaks_http2(tcp: &TcpStream) -> Option<bool> {
     let mut first = [0u8; PREFACE.len()];
+    let mut wait = PEEK_AGAIN;
     loop {
         let n = tcp.peek(&mut first).await.ok()?;
         match verdict(&first[..n]) {
@@ -108,7 +117,10 @@ async fn speaks_http2(tcp: &TcpStream) -> Option<bool> {
             // A prefix of the preface, and no more yet: it stays unread, so wait a little
             // rather than be woken at once for the same bytes. (Boxed: every connection's
             // task would otherwise have room for a timer that almost none of them uses.)
-            None => Box::pin(tokio::time::sleep(PEEK_AGAIN)).await,
+            None => {
+                Box::pin(tokio::time::sleep(wait)).await;
+                wait = (wait * 2).min(MAX_PEEK_AGAIN);
+            }
         }
     }
 }

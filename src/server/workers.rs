@@ -16,7 +16,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::HeaderValue;
@@ -25,6 +24,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::Gateway;
+use super::activity::{Activity, Place};
 use super::protocol::{Protocols, Served};
 use crate::config::ServerSettings;
 use crate::proxy::Connections;
@@ -39,55 +39,11 @@ pub(super) struct ClientConnection {
     pub(super) address: HeaderValue,
     /// The connection's upstream connections.
     pub(super) upstream: Connections,
-    /// Its requests in progress, and when the last one ended: whether it is idle.
+    /// Whether it is in use (see [`Activity`]).
     pub(super) activity: Arc<Activity>,
 }
 
-/// Whether a client connection is in use: its requests in progress, and when the last one
-/// ended. Counted in the request's own task, with no lock.
-pub(super) struct Activity {
-    /// When the connection was opened; `last_done` counts from here.
-    opened: Instant,
-    in_flight: AtomicU32,
-    /// Milliseconds from `opened` to the end of the last request.
-    last_done: AtomicU64,
-}
-
-impl Activity {
-    fn new() -> Self {
-        Self {
-            opened: Instant::now(),
-            in_flight: AtomicU32::new(0),
-            last_done: AtomicU64::new(0),
-        }
-    }
-
-    /// Marks a request in progress until the returned guard is dropped.
-    pub(super) fn begin(self: &Arc<Self>) -> Busy {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        Busy(self.clone())
-    }
-
-    /// When the connection will have been idle for `idle`, if no request is in progress.
-    fn idle_until(&self, idle: Duration) -> Option<Instant> {
-        (self.in_flight.load(Ordering::Relaxed) == 0).then(|| {
-            self.opened + Duration::from_millis(self.last_done.load(Ordering::Relaxed)) + idle
-        })
-    }
-}
-
-/// A request in progress on a client connection (see [`Activity::begin`]).
-pub(super) struct Busy(Arc<Activity>);
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        let since_open = self.0.opened.elapsed().as_millis() as u64;
-        self.0.last_done.store(since_open, Ordering::Relaxed);
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// The time limits of client connections, from `[server]`.
+/// The limits of client connections, from `[server]`.
 #[derive(Clone, Copy)]
 pub(super) struct Limits {
     idle: Duration,
@@ -255,7 +211,7 @@ async fn work(
             }
         };
         let (upstream, drive_upstream) = Connections::new();
-        let activity = Arc::new(Activity::new());
+        let activity = Arc::new(Activity::new(Place::new(place, stopped.clone())));
         let client = ClientConnection {
             peer,
             address: HeaderValue::try_from(peer.ip().to_string())
@@ -269,7 +225,7 @@ async fn work(
         // box of its own, freed once it is.
         let (protocols, gateway) = (protocols.clone(), gateway(client));
         let choose = Box::pin(async move { protocols.serve(tcp, gateway).await });
-        let served = Box::pin(serve(choose, activity, limits.idle, stopped.clone(), place));
+        let served = Box::pin(serve(choose, activity, limits.idle, stopped.clone()));
         tokio::spawn(super::joint::run(served, drive_upstream));
     }
     // Idle connections close at once, the others after their requests in flight.
@@ -279,15 +235,15 @@ async fn work(
 }
 
 /// Serves one client connection until it ends: closed gracefully (requests in progress finish,
-/// HTTP/2 gets a GOAWAY) once it has been idle for `idle`, or when the worker stops. An idle
-/// connection that has not closed a little later (`idle`, at most [`MAX_CLOSE_GRACE`]) is
-/// dropped: it has no request to finish.
+/// HTTP/2 gets a GOAWAY) once nothing has moved on it for `idle`, or when the worker stops.
+/// Once asked to close, a connection on which nothing moves for a little while (`idle`, at most
+/// [`MAX_CLOSE_GRACE`]) is dropped: an HTTP/2 client that never acknowledges the GOAWAY, or one
+/// that stopped reading its response, holds nothing.
 async fn serve(
     mut choose: Pin<Box<impl Future<Output = Option<Served>> + Send>>,
     activity: Arc<Activity>,
     idle: Duration,
     mut stop: watch::Receiver<()>,
-    place: OwnedSemaphorePermit,
 ) {
     // Moved forward lazily: the timer is looked at when it fires, not on every request. A
     // client that never says which protocol it speaks is idle too.
@@ -303,6 +259,7 @@ async fn serve(
     let Some(mut connection) = chosen else {
         return;
     };
+    let grace = idle.min(MAX_CLOSE_GRACE);
     let mut closing = false;
     loop {
         tokio::select! {
@@ -316,22 +273,26 @@ async fn serve(
             _ = stop.changed(), if !closing => {
                 connection.graceful_shutdown();
                 closing = true;
+                timer.as_mut().reset(Instant::now() + grace);
             }
-            () = timer.as_mut() => match activity.idle_until(idle) {
-                Some(_) if closing => {
-                    tracing::debug!("idle connection dropped: it did not close when asked");
-                    break;
+            () = timer.as_mut() => {
+                let now = Instant::now();
+                let window = if closing { grace } else { idle };
+                match activity.idle_until(window) {
+                    None => timer.as_mut().reset(now + window),
+                    Some(until) if until > now => timer.as_mut().reset(until),
+                    Some(_) if closing => {
+                        tracing::debug!("connection dropped: nothing moved after it was asked to close");
+                        break;
+                    }
+                    Some(_) => {
+                        tracing::debug!("idle connection closed");
+                        connection.graceful_shutdown();
+                        closing = true;
+                        timer.as_mut().reset(now + grace);
+                    }
                 }
-                Some(until) if until <= Instant::now() => {
-                    tracing::debug!("idle connection closed");
-                    connection.graceful_shutdown();
-                    closing = true;
-                    timer.as_mut().reset(Instant::now() + idle.min(MAX_CLOSE_GRACE));
-                }
-                Some(until) => timer.as_mut().reset(until),
-                None => timer.as_mut().reset(Instant::now() + idle),
-            },
+            }
         }
     }
-    drop(place);
 }

@@ -313,6 +313,11 @@ async fn sign_out_takes_a_post_from_the_gateways_own_origin() {
         .await;
     assert_eq!(page.status(), 200);
     assert!(page.headers().get("set-cookie").is_none());
+    assert_eq!(
+        page.headers()["x-frame-options"],
+        "DENY",
+        "never framed by another site"
+    );
     let html = page.text().await.unwrap();
     assert!(
         html.contains(r#"<form method="post" action="/oauth2/sign_out?rd=%2Fbye">"#),

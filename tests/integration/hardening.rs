@@ -306,17 +306,71 @@ async fn connections_past_the_limit_wait_for_a_place() {
 }
 
 #[tokio::test]
-async fn a_long_response_body_keeps_its_connection_open() {
+async fn a_response_body_that_moves_keeps_its_connection_and_one_that_stalls_does_not() {
     let (_issuer, upstream, gateway) = gateway_with_server("idle_timeout = \"1s\"").await;
     let browser = Browser::new();
     sign_in(&browser, &gateway).await;
+    // A body that moves every 800 ms, for longer than the idle timeout and the grace after it
+    // together: the connection is in use all along. (The pauses are the app's pace here.)
     let mut response = browser.get(&format!("{}/drip", gateway.url)).await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.chunk().await.unwrap().unwrap(), "start ");
-    // Longer than the idle timeout and the grace after it: the body is still on its way, so the
-    // connection is not idle. (Waiting is the point here: a timer that must not fire.)
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    upstream.release.notify_one();
-    assert_eq!(response.chunk().await.unwrap().unwrap(), "end");
+    let mut body = Vec::new();
+    body.extend_from_slice(&response.chunk().await.unwrap().unwrap());
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        upstream.release.notify_one();
+        body.extend_from_slice(&response.chunk().await.unwrap().unwrap());
+    }
     assert!(response.chunk().await.unwrap().is_none());
+    assert_eq!(body, b"start tick tick tick ");
+    // A body that stops: after the idle timeout and the grace, the connection is let go, as a
+    // proxy's read timeout would (an app that streams sends something more often than that).
+    let mut response = browser.get(&format!("{}/drip", gateway.url)).await;
+    assert_eq!(response.chunk().await.unwrap().unwrap(), "start ");
+    let cut = tokio::time::timeout(std::time::Duration::from_secs(10), response.chunk()).await;
+    assert!(cut.expect("the stalled body held the connection").is_err());
+}
+
+#[tokio::test]
+async fn a_websocket_tunnel_keeps_its_place_and_closes_when_idle() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let (_issuer, _upstream, gateway) =
+        gateway_with_server("idle_timeout = \"1s\"\nmax_connections = 1").await;
+    let browser = Browser::new();
+    sign_in(&browser, &gateway).await;
+    // The browser's kept-alive connection closes as idle, and gives its place back.
+    let mut request = format!("ws://{}/ws", gateway.addr)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", browser.cookies_for(&gateway.url).parse().unwrap());
+    let connect = tokio_tungstenite::connect_async(request);
+    let (mut socket, _) = tokio::time::timeout(std::time::Duration::from_secs(10), connect)
+        .await
+        .expect("no place freed for the tunnel")
+        .unwrap();
+    assert!(socket.next().await.unwrap().is_ok(), "the app's hello");
+    // The tunnel holds the only place: another connection is not served meanwhile.
+    let mut other = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    other
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let waiting = tokio::time::timeout(std::time::Duration::from_millis(300), other.read(&mut buf));
+    assert!(
+        waiting.await.is_err(),
+        "served past max_connections beside a tunnel"
+    );
+    // Nothing crosses the tunnel: it closes after the idle timeout, and the place is free.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(Ok(_)) = socket.next().await {}
+    });
+    ended.await.expect("the idle tunnel stayed open");
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), other.read(&mut buf))
+        .await
+        .expect("not served once the tunnel closed")
+        .unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
 }

@@ -2,7 +2,8 @@
 //! address of the connection it came on), offers a
 //! WebSocket echo at `/ws`, a `/slow` route that never answers, a `/close` route that closes
 //! its connection after answering, a `/cacheable` page that shared caches may keep, and a
-//! `/drip` body whose second half comes only once `release` is notified.
+//! `/drip` body that sends `start `, then `tick ` each time `release` is notified, and ends
+//! after three.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -62,9 +63,9 @@ impl MockUpstream {
                             async move {
                                 match half {
                                     0 => Some((Ok::<_, std::convert::Infallible>("start "), 1)),
-                                    1 => {
+                                    1..=3 => {
                                         release.notified().await;
-                                        Some((Ok("end"), 2))
+                                        Some((Ok("tick "), half + 1))
                                     }
                                     _ => None,
                                 }
