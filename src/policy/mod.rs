@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 pub use path::{CanonicalPath, PathError, PathPattern};
 
-use crate::identity::{ClaimPath, ClaimSource};
+use crate::identity::{ClaimPath, ClaimSource, Claims};
 
 /// What unmatched requests get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,8 +118,9 @@ fn email_domain_in(claims: &Map<String, Value>, domains: &[String]) -> bool {
 /// Who is asking: the claims of their session or bearer token, and a bearer token's scopes.
 #[derive(Debug, Clone, Copy)]
 pub struct Principal<'a> {
-    /// Verified claims.
-    pub claims: &'a Map<String, Value>,
+    /// Verified claims, as the identity holds them: an unverified email is not among them (the
+    /// type says so: only [`Claims::new`] makes them).
+    pub claims: &'a Claims,
     /// Scopes of a bearer access token; `None` for sessions.
     pub scopes: Option<&'a [String]>,
 }
@@ -300,12 +301,11 @@ mod tests {
     }
 
     /// The claims of a verified token, as the identity holds them (unverified email left out).
-    fn claims(v: Value) -> Map<String, Value> {
-        let identity = crate::identity::Claims::from(v.as_object().unwrap().clone());
-        (*identity).clone()
+    fn claims(v: Value) -> Claims {
+        Claims::from(v.as_object().unwrap().clone())
     }
 
-    fn decide(p: &Policy, method: &str, path: &str, who: &Map<String, Value>) -> String {
+    fn decide(p: &Policy, method: &str, path: &str, who: &Claims) -> String {
         let path = CanonicalPath::parse(path).unwrap();
         match p.route(&method.parse().unwrap(), &path) {
             Route::Public(r) => format!("public {}", r.index),

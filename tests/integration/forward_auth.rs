@@ -269,6 +269,22 @@ async fn nginx_auth_request_through_the_whole_sign_in() {
     );
     assert_eq!(header(&echo, "x-email"), Some("alice@example.com"));
     assert_eq!(header(&echo, "x-groups"), Some("admins,staff"));
+    // Headers that would make the app read another method or path never reach it.
+    let echo: serde_json::Value = browser
+        .client
+        .get(format!("{public}/app/page"))
+        .header("X-HTTP-Method-Override", "DELETE")
+        .header("X-Original-URL", "/admin")
+        .header("X-Rewrite-URL", "/admin")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for name in ["x-http-method-override", "x-original-url", "x-rewrite-url"] {
+        assert_eq!(header(&echo, name), None, "{name}");
+    }
 
     // Rules apply through nginx: a non-admin gets 403 on /admin.
     issuer.with(|s| {
