@@ -5,11 +5,12 @@
 //! handled in one task from its first byte to its last, upstream round trip included, and no
 //! request's work moves between cores.
 //!
-//! Every phase of a client connection has a deadline: its request headers
-//! (`server.idle_timeout`), the time between requests, HTTP/1.1 and HTTP/2 alike (the same
-//! bound: an HTTP/2 client that sends its preface and then nothing is closed like an idle
-//! HTTP/1.1 one), and HTTP/2 pings that must be answered. At most `server.max_connections` are
-//! open at once; past that, new connections wait in the listen queue.
+//! Every phase of a client connection has a deadline (`server.idle_timeout`): saying which
+//! protocol it speaks, its request headers, and any stretch in which nothing moves on it, between
+//! requests or while a response streams ([`Activity`] says what moved), HTTP/1.1 and HTTP/2 alike
+//! (an HTTP/2 client that sends its preface and then nothing is closed like an idle HTTP/1.1
+//! one); HTTP/2 pings must be answered too. At most `server.max_connections` are open at once,
+//! WebSocket tunnels included; past that, new connections wait in the listen queue.
 
 use std::future::Future;
 use std::io;
