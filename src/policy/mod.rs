@@ -3,6 +3,10 @@
 //! A rule is either public (no sign-in needed) or lists conditions that must all hold for the
 //! signed-in user: any of some groups, any of some roles, claim values, email domains, token
 //! scopes. Requests no rule matches follow `[policy] default`.
+//!
+//! [`Policy::decide`] is the whole decision for a request, from its method, canonical path and
+//! who is asking ([`Who`]) to [`Decision`]: allow, sign in, deny (with the rule and the typed
+//! [`Condition`]), or fail (authentication could not say). It does no I/O and is tested as a table.
 
 mod path;
 
@@ -176,6 +180,42 @@ pub struct Denial<'a> {
     pub condition: Condition,
 }
 
+/// Who is asking, as authentication found out: nobody, someone, or it could not tell.
+#[derive(Debug, Clone, Copy)]
+pub enum Who<'a> {
+    /// No session, no bearer token.
+    Anonymous,
+    /// A session's or a bearer token's verified identity.
+    Known(Principal<'a>),
+    /// Authentication failed: what the request carries could not be checked, or was refused.
+    Failed(AuthFailure),
+}
+
+/// Why authentication could not say who is asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// A bearer token that was not accepted (malformed, forged, expired, another kind).
+    BadToken,
+    /// The session store cannot be reached.
+    StoreUnavailable,
+    /// A bearer token's issuer has not been discovered yet.
+    IssuerUnavailable,
+}
+
+/// What becomes of a request: the one answer the rules give, before it is turned into a
+/// response (a proxied request, a forward-auth answer, a page).
+#[derive(Debug, Clone, Copy)]
+pub enum Decision<'a> {
+    /// Through.
+    Allow,
+    /// Nobody is signed in, and the route needs someone.
+    SignIn,
+    /// Refused by the rules.
+    Deny(Denial<'a>),
+    /// Cannot be decided: authentication failed.
+    Fail(AuthFailure),
+}
+
 /// The rules, in order.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -214,6 +254,27 @@ impl Policy {
             Some(rule) => Route::Protected(Some(rule)),
             None if self.default == DefaultAction::Deny => Route::Denied,
             None => Route::Protected(None),
+        }
+    }
+
+    /// The decision for `method` `path` asked by `who`: no I/O, nothing but the rules. A public
+    /// route is served whoever asks, even when authentication failed (it needs neither the store
+    /// nor a valid token); any other route needs a known identity that meets its rule.
+    pub fn decide(&self, method: &Method, path: &CanonicalPath, who: Who<'_>) -> Decision<'_> {
+        match (self.route(method, path), who) {
+            (Route::Public(_), _) => Decision::Allow,
+            (_, Who::Failed(failure)) => Decision::Fail(failure),
+            (Route::Denied, _) => Decision::Deny(Denial {
+                rule: None,
+                condition: Condition::DefaultDeny,
+            }),
+            (Route::Protected(_), Who::Anonymous) => Decision::SignIn,
+            (Route::Protected(rule), Who::Known(principal)) => {
+                match self.authorize(rule, &principal) {
+                    Ok(()) => Decision::Allow,
+                    Err(denial) => Decision::Deny(denial),
+                }
+            }
         }
     }
 
@@ -396,6 +457,67 @@ mod tests {
         p.default = DefaultAction::Deny;
         assert_eq!(decide(&p, "GET", "/other", &alice), "denied");
         assert_eq!(decide(&p, "GET", "/admin", &alice), "allow Some(1)");
+    }
+
+    #[test]
+    fn decision_table() {
+        let p = cognito_rules();
+        let mut deny_by_default = cognito_rules();
+        deny_by_default.default = DefaultAction::Deny;
+        let alice = claims(json!({"sub": "a", "cognito:groups": ["admins"]}));
+        let bob = claims(json!({"sub": "b", "cognito:groups": ["staff"]}));
+        let known = |c| {
+            Who::Known(Principal {
+                claims: c,
+                scopes: None,
+            })
+        };
+        let show = |d: Decision<'_>| match d {
+            Decision::Allow => "allow".to_string(),
+            Decision::SignIn => "sign in".to_string(),
+            Decision::Deny(d) => format!(
+                "deny {:?} {}",
+                d.rule.map(|r| r.index),
+                d.condition.as_str()
+            ),
+            Decision::Fail(f) => format!("fail {f:?}"),
+        };
+        let failed = Who::Failed(AuthFailure::StoreUnavailable);
+        let bad_token = Who::Failed(AuthFailure::BadToken);
+        for (policy, path, who, want) in [
+            (&p, "/health", Who::Anonymous, "allow"),
+            // A public route needs neither the store nor a valid token.
+            (&p, "/health", failed, "allow"),
+            (&p, "/health", bad_token, "allow"),
+            (&p, "/admin", Who::Anonymous, "sign in"),
+            (&p, "/admin", known(&alice), "allow"),
+            (&p, "/admin", known(&bob), "deny Some(1) groups"),
+            (&p, "/admin", failed, "fail StoreUnavailable"),
+            (&p, "/admin", bad_token, "fail BadToken"),
+            (&p, "/other", Who::Anonymous, "sign in"),
+            (&p, "/other", known(&bob), "allow"),
+            (
+                &deny_by_default,
+                "/other",
+                Who::Anonymous,
+                "deny None default_deny",
+            ),
+            (
+                &deny_by_default,
+                "/other",
+                known(&alice),
+                "deny None default_deny",
+            ),
+            (&deny_by_default, "/other", bad_token, "fail BadToken"),
+            (&deny_by_default, "/health", Who::Anonymous, "allow"),
+        ] {
+            let path_ = CanonicalPath::parse(path).unwrap();
+            assert_eq!(
+                show(policy.decide(&Method::GET, &path_, who)),
+                want,
+                "{path} {who:?}"
+            );
+        }
     }
 
     #[test]

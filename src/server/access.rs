@@ -1,5 +1,6 @@
-//! The access decision for a request: its canonical path, the rule it falls under, and whether
-//! the person (or client) behind it may pass. Shared by the proxy and the forward-auth endpoint.
+//! The access decision for a request: who is asking (authentication, the one step with I/O), then
+//! what the rules say of it ([`Policy::decide`](crate::policy::Policy::decide), a pure function),
+//! with the denial logged and counted. Shared by the proxy and the forward-auth endpoint.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use super::authn::{Authn, authenticate};
 use super::bearer::BearerFailure;
 use super::{AppState, Live};
 use crate::identity::Claims;
-use crate::policy::{CanonicalPath, Condition, Denial, Principal, Route};
+use crate::policy::{AuthFailure, CanonicalPath, Condition, Decision, Principal, Who};
 
 /// What may happen to a request.
 pub(super) enum Access {
@@ -37,7 +38,8 @@ pub(super) enum Access {
 }
 
 /// Decides on `method` `path` for the request whose headers are `headers`, by the rules of
-/// `live` (the caller's, so that the identity headers it then adds are of the same generation).
+/// `live` (the caller's, so that the identity headers it then adds are of the same generation):
+/// authentication first, then the rules' pure [`Policy::decide`](crate::policy::Policy::decide).
 pub(super) async fn decide(
     app: &AppState,
     live: &Live,
@@ -45,40 +47,33 @@ pub(super) async fn decide(
     path: &CanonicalPath,
     headers: &HeaderMap,
 ) -> Access {
-    let policy = &live.policy;
-    let route = policy.route(method, path);
-    let authn = authenticate(app, headers).await;
-    let public = matches!(route, Route::Public(_));
-    let (claims, scopes, cookies) = match authn {
-        Authn::SignedIn { session, cookies } => (Some(session.claims.clone()), None, cookies),
-        Authn::Bearer(token) => (Some(token.claims), Some(token.scopes), Vec::new()),
-        Authn::Anonymous { cookies } => (None, None, cookies),
-        // A public route needs neither the store nor a valid token; the rest cannot be decided.
-        Authn::StoreUnavailable | Authn::BadBearer(_) if public => (None, None, Vec::new()),
-        Authn::BadBearer(BearerFailure::Invalid) => return Access::BadBearer,
-        Authn::StoreUnavailable => return Access::Unavailable,
-        Authn::BadBearer(BearerFailure::IssuerUnavailable) => return Access::IssuerUnavailable,
+    let (claims, scopes, cookies, failure) = match authenticate(app, headers).await {
+        Authn::SignedIn { session, cookies } => (Some(session.claims.clone()), None, cookies, None),
+        Authn::Bearer(token) => (Some(token.claims), Some(token.scopes), Vec::new(), None),
+        Authn::Anonymous { cookies } => (None, None, cookies, None),
+        Authn::BadBearer(BearerFailure::Invalid) => {
+            (None, None, Vec::new(), Some(AuthFailure::BadToken))
+        }
+        Authn::BadBearer(BearerFailure::IssuerUnavailable) => {
+            (None, None, Vec::new(), Some(AuthFailure::IssuerUnavailable))
+        }
+        Authn::StoreUnavailable => (None, None, Vec::new(), Some(AuthFailure::StoreUnavailable)),
     };
-    let denial = match (route, &claims) {
-        (Route::Public(_), _) => None,
-        (Route::Denied, _) => Some(Denial {
-            rule: None,
-            condition: Condition::DefaultDeny,
+    let who = match (&claims, failure) {
+        (_, Some(failure)) => Who::Failed(failure),
+        (Some(claims), None) => Who::Known(Principal {
+            claims,
+            scopes: scopes.as_deref(),
         }),
-        (Route::Protected(_), None) => return Access::SignIn { cookies },
-        (Route::Protected(rule), Some(claims)) => policy
-            .authorize(
-                rule,
-                &Principal {
-                    claims,
-                    scopes: scopes.as_deref(),
-                },
-            )
-            .err(),
+        (None, None) => Who::Anonymous,
     };
-    match denial {
-        None => Access::Allowed { claims, cookies },
-        Some(denial) => {
+    match live.policy.decide(method, path, who) {
+        Decision::Allow => Access::Allowed { claims, cookies },
+        Decision::SignIn => Access::SignIn { cookies },
+        Decision::Fail(AuthFailure::BadToken) => Access::BadBearer,
+        Decision::Fail(AuthFailure::StoreUnavailable) => Access::Unavailable,
+        Decision::Fail(AuthFailure::IssuerUnavailable) => Access::IssuerUnavailable,
+        Decision::Deny(denial) => {
             let sub = claims
                 .as_ref()
                 .and_then(|c| c.get("sub"))
@@ -98,10 +93,11 @@ pub(super) async fn decide(
                 .rule
                 .map_or_else(|| "default".to_string(), |r| r.index.to_string());
             metrics::counter!(crate::metrics::DENIALS, "rule" => rule).increment(1);
+            let scope = scopes.is_some() && denial.condition == Condition::Scopes;
             Access::Forbidden {
                 claims,
                 cookies,
-                scope: scopes.is_some() && denial.condition == Condition::Scopes,
+                scope,
             }
         }
     }
