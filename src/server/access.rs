@@ -8,33 +8,34 @@ use http::{HeaderMap, HeaderValue, Method};
 use serde_json::Value;
 
 use super::authn::{Authn, authenticate};
-use super::bearer::BearerFailure;
 use super::{AppState, Live};
 use crate::identity::Claims;
 use crate::policy::{AuthFailure, CanonicalPath, Condition, Decision, Principal, Who};
 
-/// What may happen to a request.
+/// What happens to a request: through, with the identity (session or bearer claims) when there
+/// is one and the `Set-Cookie` values of its session; or refused.
 pub(super) enum Access {
-    /// Through, with the identity (session or bearer claims) when there is one.
     Allowed {
         claims: Option<Arc<Claims>>,
         cookies: Vec<HeaderValue>,
     },
-    /// Nobody is signed in and the route needs someone.
+    Refused(Refusal),
+}
+
+/// A request that does not go through; [`respond`](super::respond) answers it.
+pub(super) enum Refusal {
+    /// Nobody is signed in and the route needs someone; `cookies` clear an ended session.
     SignIn { cookies: Vec<HeaderValue> },
-    /// Refused by the rules (and logged with the rule that refused); `scope` when a bearer
-    /// token lacked a required scope.
+    /// Refused by the rules (logged with the rule that refused); `scope` when a bearer token
+    /// lacked a required scope.
     Forbidden {
         claims: Option<Arc<Claims>>,
         cookies: Vec<HeaderValue>,
         scope: bool,
     },
-    /// A bearer token that was not accepted: always 401, never a redirect.
-    BadBearer,
-    /// The session store cannot be reached.
-    Unavailable,
-    /// A bearer token's issuer has not been discovered yet.
-    IssuerUnavailable,
+    /// Authentication failed: a bad bearer token (always 401, never a redirect), or the store
+    /// or a token's issuer out of reach.
+    Failed(AuthFailure),
 }
 
 /// Decides on `method` `path` for the request whose headers are `headers`, by the rules of
@@ -51,13 +52,7 @@ pub(super) async fn decide(
         Authn::SignedIn { session, cookies } => (Some(session.claims.clone()), None, cookies, None),
         Authn::Bearer(token) => (Some(token.claims), Some(token.scopes), Vec::new(), None),
         Authn::Anonymous { cookies } => (None, None, cookies, None),
-        Authn::BadBearer(BearerFailure::Invalid) => {
-            (None, None, Vec::new(), Some(AuthFailure::BadToken))
-        }
-        Authn::BadBearer(BearerFailure::IssuerUnavailable) => {
-            (None, None, Vec::new(), Some(AuthFailure::IssuerUnavailable))
-        }
-        Authn::StoreUnavailable => (None, None, Vec::new(), Some(AuthFailure::StoreUnavailable)),
+        Authn::Failed(failure) => (None, None, Vec::new(), Some(failure)),
     };
     let who = match (&claims, failure) {
         (_, Some(failure)) => Who::Failed(failure),
@@ -69,10 +64,8 @@ pub(super) async fn decide(
     };
     match live.policy.decide(method, path, who) {
         Decision::Allow => Access::Allowed { claims, cookies },
-        Decision::SignIn => Access::SignIn { cookies },
-        Decision::Fail(AuthFailure::BadToken) => Access::BadBearer,
-        Decision::Fail(AuthFailure::StoreUnavailable) => Access::Unavailable,
-        Decision::Fail(AuthFailure::IssuerUnavailable) => Access::IssuerUnavailable,
+        Decision::SignIn => Access::Refused(Refusal::SignIn { cookies }),
+        Decision::Fail(failure) => Access::Refused(Refusal::Failed(failure)),
         Decision::Deny(denial) => {
             let sub = claims
                 .as_ref()
@@ -94,11 +87,11 @@ pub(super) async fn decide(
                 .map_or_else(|| "default".to_string(), |r| r.index.to_string());
             metrics::counter!(crate::metrics::DENIALS, "rule" => rule).increment(1);
             let scope = scopes.is_some() && denial.condition == Condition::Scopes;
-            Access::Forbidden {
+            Access::Refused(Refusal::Forbidden {
                 claims,
                 cookies,
                 scope,
-            }
+            })
         }
     }
 }

@@ -1,27 +1,26 @@
 //! The routes of the sign-in flow: start, callback, sign-out, and the session's identity.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, Request};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use http::header::{ACCEPT, AUTHORIZATION, SET_COOKIE};
 use url::Url;
 
+use super::access::Refusal;
 use super::authn::{Authn, authenticate};
-use super::bearer::BearerFailure;
+use super::respond::{Asked, Surface, refused};
 use super::{
-    AppState, GatewayError, Live, SIGN_OUT_PATH, SIGNED_OUT_PATH, START_PATH, error, escape_html,
+    AppState, GatewayError, SIGN_OUT_PATH, SIGNED_OUT_PATH, USERINFO_PATH, error, escape_html,
     redirect,
 };
 use crate::identity::Claims;
 use crate::metrics::{LOGINS, SESSIONS};
 use crate::oidc::{AuthorizeRequest, ExchangeError, Expect, now_secs, random_token};
-use crate::policy::CanonicalPath;
 use crate::redirect::safe_target;
 use crate::session::{PendingLogin, SaveError, Session};
 use http::StatusCode;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Longest query value read from the callback; anything longer is treated as absent.
 const MAX_PARAM_LEN: usize = 4096;
@@ -55,67 +54,12 @@ pub(super) fn is_page_load(method: &Method, headers: &HeaderMap) -> bool {
 }
 
 /// Whether the request comes from a browser page (it accepts HTML).
-fn accepts_html(headers: &HeaderMap) -> bool {
+pub(super) fn accepts_html(headers: &HeaderMap) -> bool {
     headers
         .get_all(ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains("text/html"))
-}
-
-/// A request refused by the rules: a page saying who the user is and how to sign in as someone
-/// else for browsers, JSON for API clients.
-pub(super) fn forbidden(
-    live: &Live,
-    req: &Request<Body>,
-    claims: Option<&Map<String, Value>>,
-    path: &CanonicalPath,
-) -> Response {
-    if !accepts_html(req.headers()) {
-        return GatewayError::Forbidden.into_response();
-    }
-    let who = claims.map(|claims| {
-        let identity = &live.identity;
-        [
-            "x-forwarded-email",
-            "x-forwarded-preferred-username",
-            "x-forwarded-user",
-        ]
-        .iter()
-        .find_map(|h| {
-            identity
-                .mapping(h)
-                .and_then(|m| m.values(claims).into_iter().next())
-        })
-        .unwrap_or_default()
-    });
-    let retry: String = url::form_urlencoded::byte_serialize(
-        format!(
-            "{START_PATH}?rd={}",
-            url::form_urlencoded::byte_serialize(path.as_str().as_bytes()).collect::<String>()
-        )
-        .as_bytes(),
-    )
-    .collect();
-    let body = match who {
-        Some(who) => format!(
-            "<p>You are signed in as <strong>{}</strong>, and this account may not open this page.</p>\
-             <p><a href=\"{SIGN_OUT_PATH}?rd={retry}\">Sign in as someone else</a> \
-             or <a href=\"{SIGN_OUT_PATH}\">sign out</a>.</p>",
-            escape_html(&who)
-        ),
-        None => "<p>This page is not available.</p>".to_string(),
-    };
-    error::html_page(StatusCode::FORBIDDEN, "Access denied", &body)
-}
-
-/// A request without a session: browsers are sent to sign in, everyone else gets 401.
-pub(super) fn unauthenticated(app: &AppState, req: &Request<Body>) -> Response {
-    if !is_page_load(req.method(), req.headers()) {
-        return GatewayError::Unauthorized.into_response();
-    }
-    let target = safe_target(req.uri().path_and_query().map(|p| p.as_str()));
-    begin_login_at(app, req.headers(), target)
 }
 
 /// Redirects to the issuer with a fresh state, nonce and PKCE verifier, remembered in a cookie;
@@ -391,7 +335,17 @@ pub(super) async fn signed_out(State(app): State<AppState>, headers: HeaderMap) 
 }
 
 /// `GET /oauth2/userinfo`: who the session (or bearer token) belongs to, as the upstream sees it.
-pub(super) async fn userinfo(State(app): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn userinfo(
+    State(app): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let asked = Asked {
+        method: &method,
+        headers: &headers,
+        target: USERINFO_PATH,
+        path: None,
+    };
     let (claims, expires_at, cookies) = match authenticate(&app, &headers).await {
         Authn::SignedIn { session, cookies } => {
             let ends = session.ends_at(app.0.settings.session.idle_timeout);
@@ -402,15 +356,23 @@ pub(super) async fn userinfo(State(app): State<AppState>, headers: HeaderMap) ->
             (token.claims, exp, Vec::new())
         }
         Authn::Anonymous { cookies } => {
-            return with_cookies(GatewayError::Unauthorized.into_response(), cookies);
+            return refused(
+                &app,
+                &app.live(),
+                Surface::UserInfo,
+                &asked,
+                Refusal::SignIn { cookies },
+            );
         }
-        Authn::BadBearer(BearerFailure::Invalid) => {
-            return GatewayError::InvalidToken.into_response();
+        Authn::Failed(failure) => {
+            return refused(
+                &app,
+                &app.live(),
+                Surface::UserInfo,
+                &asked,
+                Refusal::Failed(failure),
+            );
         }
-        Authn::BadBearer(BearerFailure::IssuerUnavailable) => {
-            return GatewayError::IssuerUnavailable.into_response();
-        }
-        Authn::StoreUnavailable => return GatewayError::StoreUnavailable.into_response(),
     };
     let live = app.live();
     let identity = &live.identity;

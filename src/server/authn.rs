@@ -8,8 +8,8 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderValue};
 
 use super::AppState;
-use super::bearer::BearerFailure;
 use crate::oidc::{BearerToken, bearer_token, now_secs};
+use crate::policy::AuthFailure;
 use crate::session::{RefreshFailure, SaveError, Session};
 
 /// The idle clock in the cookie is advanced at most this often (or a tenth of the idle timeout,
@@ -25,12 +25,11 @@ pub(super) enum Authn {
     },
     /// A valid bearer token.
     Bearer(BearerToken),
-    /// A bearer token that was not accepted.
-    BadBearer(BearerFailure),
     /// No session that may be served; `cookies` remove one that has ended for good.
     Anonymous { cookies: Vec<HeaderValue> },
-    /// The request carries a session ticket, but the session store cannot be reached.
-    StoreUnavailable,
+    /// A bearer token that was not accepted or cannot be checked yet, or a session ticket whose
+    /// store cannot be reached.
+    Failed(AuthFailure),
 }
 
 /// Authenticates the request whose headers are `headers`.
@@ -43,7 +42,7 @@ pub(super) async fn authenticate(app: &AppState, headers: &HeaderMap) -> Authn {
     if let (Some(bearers), Some(token)) = (&inner.bearers, bearer_token(headers)) {
         return match bearers.verify(&inner.issuer, token).await {
             Ok(token) => Authn::Bearer(token),
-            Err(failure) => Authn::BadBearer(failure),
+            Err(failure) => Authn::Failed(failure),
         };
     }
     let now = now_secs();
@@ -54,7 +53,7 @@ pub(super) async fn authenticate(app: &AppState, headers: &HeaderMap) -> Authn {
                 cookies: Vec::new(),
             };
         }
-        Err(_) => return Authn::StoreUnavailable,
+        Err(_) => return Authn::Failed(AuthFailure::StoreUnavailable),
     };
     let settings = &inner.settings.session;
     let mut changed = false;

@@ -11,18 +11,10 @@ use crate::cache::{VerifiedCache, Weigh};
 use crate::config::{BearerSettings, OidcSettings};
 use crate::identity::EmailTrust;
 use crate::oidc::{Audience, BearerToken, FetchError, Issuer, now_secs, unverified_claims};
+use crate::policy::AuthFailure;
 
 /// Longest bearer token read; anything longer is not a token this gateway issued trust to.
 const MAX_TOKEN_LEN: usize = 16 * 1024;
-
-/// Why a bearer token was not accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum BearerFailure {
-    /// Malformed, forged, expired, from an unknown issuer, or for another client.
-    Invalid,
-    /// Its issuer has not been discovered yet.
-    IssuerUnavailable,
-}
 
 /// The issuers trusted for bearer tokens and the audiences they must name.
 pub(super) struct Bearers {
@@ -85,21 +77,21 @@ impl Bearers {
         &self,
         own: &Issuer,
         token: &[u8],
-    ) -> Result<BearerToken, BearerFailure> {
+    ) -> Result<BearerToken, AuthFailure> {
         if token.len() > MAX_TOKEN_LEN {
-            return Err(BearerFailure::Invalid);
+            return Err(AuthFailure::BadToken);
         }
         if let Some(known) = self.verified.get(token) {
             if let Some(result) = self.reuse(own, &known) {
                 return result;
             }
         }
-        let token = std::str::from_utf8(token).map_err(|_| BearerFailure::Invalid)?;
+        let token = std::str::from_utf8(token).map_err(|_| AuthFailure::BadToken)?;
         // The claimed issuer only picks the keys; the signature then proves it.
-        let claims = unverified_claims(token).map_err(|_| BearerFailure::Invalid)?;
+        let claims = unverified_claims(token).map_err(|_| AuthFailure::BadToken)?;
         let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
-        let (issuer, audience) = self.issuer_for(own, iss).ok_or(BearerFailure::Invalid)?;
-        let provider = issuer.provider().ok_or(BearerFailure::IssuerUnavailable)?;
+        let (issuer, audience) = self.issuer_for(own, iss).ok_or(AuthFailure::BadToken)?;
+        let provider = issuer.provider().ok_or(AuthFailure::IssuerUnavailable)?;
         let keys = provider.keys.generation();
         // Boxed: the validation future (with its key fetch) is large, and is only needed for a
         // token not seen before.
@@ -107,7 +99,7 @@ impl Bearers {
             .await
             .map_err(|e| {
                 tracing::info!(error = %e, "bearer token rejected");
-                BearerFailure::Invalid
+                AuthFailure::BadToken
             })?;
         let verified = Verified {
             token: token_checked.clone(),
@@ -120,7 +112,7 @@ impl Bearers {
     /// The answer for a token verified before: expired is refused (with the leeway that applied
     /// at verification); `None` when its issuer's keys have changed since, so that it is
     /// verified again with the keys of now.
-    fn reuse(&self, own: &Issuer, known: &Verified) -> Option<Result<BearerToken, BearerFailure>> {
+    fn reuse(&self, own: &Issuer, known: &Verified) -> Option<Result<BearerToken, AuthFailure>> {
         let claims = &known.token.claims;
         let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
         let (issuer, _) = self.issuer_for(own, iss)?;
@@ -132,7 +124,7 @@ impl Bearers {
         Some(if now_secs() < exp.saturating_add(leeway) {
             Ok(known.token.clone())
         } else {
-            Err(BearerFailure::Invalid)
+            Err(AuthFailure::BadToken)
         })
     }
 

@@ -16,10 +16,10 @@ use axum::http::{HeaderName, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::access::{self, Access};
-use super::auth::{begin_login_at, is_page_load, with_cookies};
+use super::auth::with_cookies;
+use super::respond::{self, Asked, Surface};
 use super::{AppState, FORWARD_AUTH_PATH, GatewayError};
 use crate::policy::CanonicalPath;
-use crate::redirect::safe_target;
 
 /// Response headers for the proxy, and the identity mapping each is read from.
 const AUTH_REQUEST_HEADERS: [(&str, &str); 4] = [
@@ -66,31 +66,27 @@ pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>
             }
             with_cookies(response, cookies)
         }
-        Access::SignIn { cookies } => {
+        Access::Refused(refusal) => {
             // `?redirect=true` (Traefik, which returns this answer to the browser as it is):
             // browsers are sent to sign in and come back to the original URI.
-            let wants_redirect = req.uri().query().is_some_and(|q| {
+            let redirect = req.uri().query().is_some_and(|q| {
                 url::form_urlencoded::parse(q.as_bytes())
                     .any(|(k, v)| k == "redirect" && v == "true")
             });
-            let response = if wants_redirect && is_page_load(&method, headers) {
-                begin_login_at(&app, headers, safe_target(Some(&target)))
-            } else {
-                GatewayError::Unauthorized.into_response()
+            let asked = Asked {
+                method: &method,
+                headers,
+                target: &target,
+                path: Some(&path),
             };
-            with_cookies(response, cookies)
+            respond::refused(
+                &app,
+                &live,
+                Surface::ForwardAuth { redirect },
+                &asked,
+                refusal,
+            )
         }
-        Access::Forbidden { cookies, scope, .. } => {
-            let error = if scope {
-                GatewayError::InsufficientScope
-            } else {
-                GatewayError::Forbidden
-            };
-            with_cookies(error.into_response(), cookies)
-        }
-        Access::BadBearer => GatewayError::InvalidToken.into_response(),
-        Access::Unavailable => GatewayError::StoreUnavailable.into_response(),
-        Access::IssuerUnavailable => GatewayError::IssuerUnavailable.into_response(),
     }
 }
 

@@ -12,6 +12,7 @@ mod forward_auth;
 mod joint;
 mod observe;
 mod protocol;
+mod respond;
 mod workers;
 
 use std::convert::Infallible;
@@ -45,6 +46,7 @@ use access::Access;
 use futures_util::FutureExt;
 use hyper::body::Incoming;
 use observe::Target;
+use respond::{Asked, Surface};
 use workers::ClientConnection;
 
 /// Starts a sign-in: `?rd=PATH` is where to go afterwards.
@@ -340,24 +342,16 @@ async fn forward(app: &AppState, mut req: Request<Body>, client: &ClientConnecti
     let (claims, cookies) =
         match access::decide(app, &live, req.method(), &path, req.headers()).await {
             Access::Allowed { claims, cookies } => (claims, cookies),
-            Access::SignIn { cookies } => {
-                return auth::with_cookies(auth::unauthenticated(app, &req), cookies);
-            }
-            Access::Forbidden {
-                claims,
-                cookies,
-                scope,
-            } => {
-                let response = if scope {
-                    GatewayError::InsufficientScope.into_response()
-                } else {
-                    auth::forbidden(&live, &req, claims.as_deref().map(|c| &**c), &path)
+            Access::Refused(refusal) => {
+                let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+                let asked = Asked {
+                    method: req.method(),
+                    headers: req.headers(),
+                    target,
+                    path: Some(&path),
                 };
-                return auth::with_cookies(response, cookies);
+                return respond::refused(app, &live, Surface::Proxy, &asked, refusal);
             }
-            Access::BadBearer => return GatewayError::InvalidToken.into_response(),
-            Access::Unavailable => return GatewayError::StoreUnavailable.into_response(),
-            Access::IssuerUnavailable => return GatewayError::IssuerUnavailable.into_response(),
         };
     // The upstream gets the path that was authorized, never another reading of it. (Usually
     // the two are the same text, and the request's URI stands.)
