@@ -7,8 +7,8 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::Value;
 
-use super::authn::{Authn, authenticate};
 use super::{AppState, Live};
+use crate::authn::Authn;
 use crate::identity::Claims;
 use crate::policy::{AuthFailure, CanonicalPath, Condition, Decision, Principal, Who};
 
@@ -48,7 +48,7 @@ pub(super) async fn decide(
     path: &CanonicalPath,
     headers: &HeaderMap,
 ) -> Access {
-    let (claims, scopes, cookies, failure) = match authenticate(app, headers).await {
+    let (claims, scopes, cookies, failure) = match app.0.authn.authenticate(headers).await {
         Authn::SignedIn { session, cookies } => (Some(session.claims.clone()), None, cookies, None),
         Authn::Bearer(token) => (Some(token.claims), Some(token.scopes), Vec::new(), None),
         Authn::Anonymous { cookies } => (None, None, cookies, None),

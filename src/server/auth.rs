@@ -8,12 +8,12 @@ use http::header::{ACCEPT, AUTHORIZATION, SET_COOKIE};
 use url::Url;
 
 use super::access::Refusal;
-use super::authn::{Authn, authenticate};
 use super::respond::{Asked, Surface, refused};
 use super::{
     AppState, GatewayError, SIGN_OUT_PATH, SIGNED_OUT_PATH, USERINFO_PATH, error, escape_html,
     redirect,
 };
+use crate::authn::Authn;
 use crate::identity::Claims;
 use crate::metrics::{LOGINS, SESSIONS};
 use crate::oidc::{AuthorizeRequest, ExchangeError, Expect, now_secs, random_token};
@@ -346,7 +346,7 @@ pub(super) async fn userinfo(
         target: USERINFO_PATH,
         path: None,
     };
-    let (claims, expires_at, cookies) = match authenticate(&app, &headers).await {
+    let (claims, expires_at, cookies) = match app.0.authn.authenticate(&headers).await {
         Authn::SignedIn { session, cookies } => {
             let ends = session.ends_at(app.0.settings.session.idle_timeout);
             (session.claims.clone(), ends, cookies)

@@ -4,9 +4,7 @@
 mod access;
 mod activity;
 mod auth;
-mod authn;
 mod backchannel;
-mod bearer;
 mod error;
 mod forward_auth;
 mod joint;
@@ -36,12 +34,13 @@ use tower::ServiceExt;
 
 pub use error::{GatewayError, escape_html, redirect};
 
+use crate::authn::Authenticator;
 use crate::config::Settings;
 use crate::identity::IdentityHeaders;
 use crate::oidc::Issuer;
 use crate::policy::{CanonicalPath, Policy};
 use crate::proxy::{Forwarded, Upstream};
-use crate::session::{Refresher, Sessions};
+use crate::session::Sessions;
 use access::Access;
 use futures_util::FutureExt;
 use hyper::body::Incoming;
@@ -96,9 +95,8 @@ struct Inner {
     /// What a reload (SIGHUP) replaces: swapped whole, read without locks.
     live: ArcSwap<Live>,
     issuer: Arc<Issuer>,
-    sessions: Sessions,
-    refresher: Refresher,
-    bearers: Option<bearer::Bearers>,
+    sessions: Arc<Sessions>,
+    authn: Authenticator,
     counters: observe::RequestCounters,
     upstream: Upstream,
 }
@@ -107,17 +105,12 @@ impl AppState {
     /// Builds the state for `settings`; neither the issuer nor the session store is contacted yet.
     pub fn new(settings: Settings) -> Result<Self, String> {
         let issuer = Arc::new(Issuer::new(settings.oidc.clone()).map_err(|e| e.to_string())?);
+        let sessions = Arc::new(Sessions::new(&settings)?);
         Ok(Self(Arc::new(Inner {
             live: ArcSwap::from_pointee(Live::from(&settings)),
-            sessions: Sessions::new(&settings)?,
-            refresher: Refresher::default(),
+            authn: Authenticator::new(&settings, issuer.clone(), sessions.clone())?,
+            sessions,
             counters: observe::RequestCounters::register(),
-            bearers: settings
-                .bearer
-                .as_ref()
-                .map(|b| bearer::Bearers::new(b, &settings.oidc))
-                .transpose()
-                .map_err(|e| e.to_string())?,
             upstream: Upstream::new(&settings.upstream, &settings.server),
             issuer,
             settings,
@@ -269,12 +262,7 @@ pub async fn serve_with_reload(
     tracing::info!(listen = %listener.local_addr()?, "listening");
     let discovery = state.issuer().spawn_discovery();
     let store = state.0.sessions.spawn_background();
-    let trusted = state
-        .0
-        .bearers
-        .as_ref()
-        .map(bearer::Bearers::spawn_discovery)
-        .unwrap_or_default();
+    let trusted = state.0.authn.spawn_discovery();
     let count = workers::count(state.0.settings.server.worker_threads);
     let routes = routes(state.clone());
     let limits = workers::Limits::from(&state.0.settings.server);

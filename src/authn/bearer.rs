@@ -17,7 +17,7 @@ use crate::policy::AuthFailure;
 const MAX_TOKEN_LEN: usize = 16 * 1024;
 
 /// The issuers trusted for bearer tokens and the audiences they must name.
-pub(super) struct Bearers {
+pub(crate) struct Bearers {
     client_ids: Vec<String>,
     trusted: Vec<(Arc<Issuer>, String)>,
     /// Tokens whose signature and claims were verified, until they expire.
@@ -42,7 +42,7 @@ impl Weigh for Verified {
 
 impl Bearers {
     /// The trusted issuers of `settings`, not discovered yet.
-    pub(super) fn new(settings: &BearerSettings, oidc: &OidcSettings) -> Result<Self, FetchError> {
+    pub(crate) fn new(settings: &BearerSettings, oidc: &OidcSettings) -> Result<Self, FetchError> {
         let mut trusted = Vec::new();
         for t in &settings.trusted_issuers {
             let issuer = OidcSettings {
@@ -65,7 +65,7 @@ impl Bearers {
     }
 
     /// Discovers the trusted issuers in the background.
-    pub(super) fn spawn_discovery(&self) -> Vec<JoinHandle<()>> {
+    pub(crate) fn spawn_discovery(&self) -> Vec<JoinHandle<()>> {
         self.trusted
             .iter()
             .map(|(i, _)| i.spawn_discovery())
@@ -73,7 +73,7 @@ impl Bearers {
     }
 
     /// Validates `token` (the header's bytes) with the issuer it names.
-    pub(super) async fn verify(
+    pub(crate) async fn verify(
         &self,
         own: &Issuer,
         token: &[u8],
