@@ -72,15 +72,22 @@ pub struct LogoutRequest {
 impl Issuer {
     /// The checks every issuer-signed token gets; returns its claims.
     /// `audiences`: `aud` must contain one of them; `None` leaves `aud` to the caller (Cognito
-    /// access tokens have none).
+    /// access tokens have none). `types`: the JOSE `typ` values allowed besides none; `None`
+    /// allows any.
     async fn verify_jwt(
         &self,
         provider: &Provider,
         token: &str,
         required: &[&str],
         audiences: Option<&[&str]>,
+        types: Option<&[&str]>,
     ) -> Result<Map<String, Value>, TokenError> {
         let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if let (Some(types), Some(typ)) = (types, header.typ.as_deref()) {
+            if !types.iter().any(|t| t.eq_ignore_ascii_case(typ)) {
+                return Err(TokenError::Invalid("a token of another kind (typ)".into()));
+            }
+        }
         let alg = header.alg;
         if !self.settings.allowed_algorithms.contains(&alg) {
             return Err(TokenError::Algorithm(format!("{alg:?}")));
@@ -132,6 +139,7 @@ impl Issuer {
                 token,
                 &["exp", "iat", "iss", "aud", "sub"],
                 Some(&[&self.settings.client_id]),
+                None,
             )
             .await?;
         let sub = subject(&claims)?;
@@ -176,6 +184,7 @@ impl Issuer {
                 token,
                 &["iat", "iss", "aud"],
                 Some(&[&self.settings.client_id]),
+                None,
             )
             .await?;
         let invalid = |why: &str| Err(TokenError::Invalid(why.to_string()));
@@ -257,18 +266,14 @@ impl Issuer {
         token: &str,
         audience: Audience<'_>,
     ) -> Result<BearerToken, TokenError> {
-        let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
-        if header
-            .typ
-            .as_deref()
-            .is_some_and(|typ| !BEARER_TYPES.iter().any(|t| t.eq_ignore_ascii_case(typ)))
-        {
-            return Err(TokenError::Invalid(
-                "not an access or ID token (typ)".into(),
-            ));
-        }
         let claims = self
-            .verify_jwt(provider, token, &["exp", "iat", "iss", "sub"], None)
+            .verify_jwt(
+                provider,
+                token,
+                &["exp", "iat", "iss", "sub"],
+                None,
+                Some(&BEARER_TYPES),
+            )
             .await?;
         subject(&claims)?;
         // Security event tokens (back-channel logout tokens above all) carry `events`; signed
