@@ -24,8 +24,8 @@ use crate::policy::{DefaultAction, PathPattern, Policy, Rule};
 
 /// Default listen address: all interfaces, the port oauth2-proxy users already know.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:4180";
-/// Default time a client connection may stay open without a request in progress, and may take
-/// to send a request's headers. Longer than the idle timeout of load balancers in front (60 s
+/// Default time a client connection may stay open with nothing moving on it, and may take to
+/// send a request's headers. Longer than the idle timeout of load balancers in front (60 s
 /// for an AWS ALB): they must be the ones to close an idle connection, never the gateway while
 /// they reuse it.
 pub const DEFAULT_IDLE_TIMEOUT_CONNECTION: Duration = Duration::from_secs(75);
@@ -142,8 +142,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// `[metrics]`: where Prometheus metrics are served, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
-    /// `PORTCULLIS_*` environment variables that cannot be configuration (no section of that
-    /// name), by name: ignored, and reported once at start.
+    /// `PORTCULLIS_*` environment variables that Kubernetes sets for Services (service links),
+    /// by name: ignored, and reported once at start.
     pub ignored_env: Vec<String>,
 }
 
@@ -195,7 +195,7 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
     /// Threads serving requests; `None` for one per CPU.
     pub worker_threads: Option<usize>,
-    /// A client connection with no request in progress for this long is closed (HTTP/1.1
+    /// A client connection on which nothing has moved for this long is closed (HTTP/1.1
     /// keep-alive and HTTP/2 alike); it is also the time allowed for a request's headers.
     pub idle_timeout: Duration,
     /// Time a client has to send the whole body of a request the gateway reads itself
@@ -661,7 +661,7 @@ fn env_value(raw: String) -> Value {
 
 /// Validates a configuration given as a TOML string (environment not consulted); for tests and tools.
 pub fn from_toml_str(toml: &str) -> Result<Settings, ConfigErrors> {
-    from_figment(&Figment::from(Toml::string(toml)))
+    from_sources(toml, [])
 }
 
 fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {

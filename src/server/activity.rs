@@ -60,8 +60,9 @@ impl Activity {
     }
 
     /// A lease for a response body or a tunnel that may outlive the request (see [`Lease`]).
+    /// Taken while the request is in progress, whose end then counts as its last progress: no
+    /// clock is read here, on every proxied request.
     pub(super) fn lease(self: &Arc<Self>) -> Streaming {
-        self.touch();
         Streaming(self.clone())
     }
 

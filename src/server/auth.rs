@@ -340,12 +340,6 @@ pub(super) async fn userinfo(
     method: Method,
     headers: HeaderMap,
 ) -> Response {
-    let asked = Asked {
-        method: &method,
-        headers: &headers,
-        target: USERINFO_PATH,
-        path: None,
-    };
     let (claims, expires_at, cookies) = match app.0.authn.authenticate(&headers).await {
         Authn::SignedIn { session, cookies } => {
             let ends = session.ends_at(app.0.settings.session.idle_timeout);
@@ -356,22 +350,10 @@ pub(super) async fn userinfo(
             (token.claims, exp, Vec::new())
         }
         Authn::Anonymous { cookies } => {
-            return refused(
-                &app,
-                &app.live(),
-                Surface::UserInfo,
-                &asked,
-                Refusal::SignIn { cookies },
-            );
+            return userinfo_refused(&app, &method, &headers, Refusal::SignIn { cookies });
         }
         Authn::Failed(failure) => {
-            return refused(
-                &app,
-                &app.live(),
-                Surface::UserInfo,
-                &asked,
-                Refusal::Failed(failure),
-            );
+            return userinfo_refused(&app, &method, &headers, Refusal::Failed(failure));
         }
     };
     let live = app.live();
@@ -391,6 +373,22 @@ pub(super) async fn userinfo(
         "expires_at": expires_at,
     }));
     with_cookies(body.into_response(), cookies)
+}
+
+/// The answer of `/oauth2/userinfo` to a request without an identity.
+fn userinfo_refused(
+    app: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    refusal: Refusal,
+) -> Response {
+    let asked = Asked {
+        method,
+        headers,
+        target: USERINFO_PATH,
+        path: None,
+    };
+    refused(app, &app.live(), Surface::UserInfo, &asked, refusal)
 }
 
 #[cfg(test)]
