@@ -184,7 +184,7 @@ fn header_mapping(c: &mut Criterion) {
 
 fn rule_matching(c: &mut Criterion) {
     let settings = from_toml_str(CONFIG).unwrap();
-    let policy = &settings.policy;
+    let policy = &settings.routes[0].policy;
     let claims = portcullis::identity::Claims::from(claims());
     let who = portcullis::policy::Principal {
         claims: &claims,
@@ -193,8 +193,10 @@ fn rule_matching(c: &mut Criterion) {
     c.bench_function("policy: canonicalise path and match 5 rules", |b| {
         b.iter(|| {
             let path = CanonicalPath::parse(black_box("/reports/2026/q3/../q4/export")).unwrap();
-            match policy.route(&Method::GET, &path) {
-                portcullis::policy::Route::Protected(rule) => policy.authorize(rule, &who).is_ok(),
+            match policy.requirement(&Method::GET, &path) {
+                portcullis::policy::Requirement::Protected(rule) => {
+                    policy.authorize(rule, &who).is_ok()
+                }
                 _ => false,
             }
         })
@@ -251,11 +253,67 @@ fn bearer_validation(c: &mut Criterion) {
     });
 }
 
+/// `n` routes, hosts and prefixes mixed as a gateway in front of many apps has them: a third on
+/// hosts of their own, a third under a wildcard, a third by path on the main host.
+fn routes_config(n: usize) -> String {
+    let mut out = format!(
+        r#"
+[server]
+public_url = "https://app.example.com"
+[oidc]
+issuer = "{ISSUER}"
+client_id = "3n4b5c6d7e8f9g0h1i2j3k4l5m"
+[session]
+secret = "0123456789abcdef0123456789abcdef0123456789abcdef"
+cookie_domain = "example.com"
+"#
+    );
+    for i in 0..n {
+        let (host, path) = match i % 3 {
+            0 => (format!("host = \"app{i}.example.com\"\n"), "/".to_string()),
+            1 => (
+                format!("host = \"*.team{i}.example.com\"\n"),
+                format!("/area{i}"),
+            ),
+            _ => (String::new(), format!("/app{i}")),
+        };
+        out.push_str(&format!(
+            "[[routes]]\nname = \"r{i}\"\n{host}path = \"{path}\"\nupstream = \"http://127.0.0.1:{}\"\nrules = [{{ path = \"/admin\", groups = [\"admins\"] }}]\n",
+            8000 + i
+        ));
+    }
+    out
+}
+
+fn routing(c: &mut Criterion) {
+    use portcullis::identity::IdentityHeaders;
+    use portcullis::route::{Routes, route_name};
+    for n in [1, 50] {
+        let settings = from_toml_str(&routes_config(n)).unwrap();
+        let routes = Routes::new(
+            &settings.routes,
+            &IdentityHeaders::with_defaults(Vec::new()),
+            std::time::Duration::from_secs(60),
+            "https",
+        );
+        // The last route of the kind most lookups take: a host of its own.
+        let host = format!("APP{}.example.com:443", (n - 1) / 3 * 3);
+        c.bench_function(&format!("route: choose among {n} routes"), |b| {
+            b.iter(|| {
+                let path = CanonicalPath::parse(black_box("/reports/2026/q4/export")).unwrap();
+                let name = route_name(black_box(&host));
+                routes.choose(&name, &path).map(|r| r.name.len())
+            })
+        });
+    }
+}
+
 criterion_group!(
     hot_path,
     session_cookie,
     header_mapping,
     rule_matching,
+    routing,
     bearer_validation
 );
 criterion_main!(hot_path);

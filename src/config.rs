@@ -20,7 +20,9 @@ use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use crate::identity::{ClaimPath, ClaimSource, EmailTrust, HeaderMapping, IdentityHeaders};
-use crate::policy::{DefaultAction, PathPattern, Policy, Rule};
+use crate::policy::{CanonicalPath, DefaultAction, PathPattern, Policy, Rule};
+use crate::proxy::UpstreamSettings;
+use crate::route::{HostPattern, MAX_ROUTES, RouteSettings};
 
 /// Default listen address: all interfaces, the port oauth2-proxy users already know.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:4180";
@@ -83,6 +85,14 @@ const PLACEHOLDER_WORDS: [&str; 6] = [
 const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Most `server.max_connections`: far more than a process has file descriptors for.
 const MAX_MAX_CONNECTIONS: usize = 1 << 24;
+/// The `route` label of the one route `[upstream]` stands for: what proxied requests were
+/// labelled before there were routes.
+pub const UPSTREAM_ROUTE_NAME: &str = "proxy";
+/// `route` labels the gateway gives requests of its own, or requests no route took: no route
+/// may be named so.
+const RESERVED_ROUTE_NAMES: [&str; 3] = ["auth", "health", "none"];
+/// Longest route name.
+const MAX_ROUTE_NAME_LEN: usize = 32;
 /// Environment variable prefix; `__` separates nesting levels.
 pub const ENV_PREFIX: &str = "PORTCULLIS_";
 
@@ -126,16 +136,15 @@ impl fmt::Debug for Secret {
 pub struct Settings {
     /// `[server]`
     pub server: ServerSettings,
-    /// `[upstream]`
-    pub upstream: UpstreamSettings,
+    /// `[[routes]]`, or the one route of `[upstream]` and `[[rules]]`.
+    pub routes: Vec<RouteSettings>,
     /// `[oidc]`
     pub oidc: OidcSettings,
     /// `[session]`
     pub session: SessionSettings,
-    /// The default identity headers plus every `[[headers]]` mapping.
+    /// The default identity headers plus every `[[headers]]` mapping: what every route sends
+    /// (each route may add its own).
     pub identity: IdentityHeaders,
-    /// `[policy]` and `[[rules]]`.
-    pub policy: Policy,
     /// `[bearer]`: `None` unless enabled.
     pub bearer: Option<BearerSettings>,
     /// `[log]`
@@ -182,6 +191,8 @@ pub struct TrustedIssuer {
 pub struct ServerSettings {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// `public_url`, parsed: an origin (`https://app.example.com/`).
+    pub public_url: Url,
     /// The external origin, without a trailing slash, e.g. `https://app.example.com`.
     pub public_origin: String,
     /// Host (and port when not the default) of `public_origin`, sent as `X-Forwarded-Host`.
@@ -226,17 +237,6 @@ impl ServerSettings {
     }
 }
 
-/// `[upstream]`: the application behind the gateway.
-#[derive(Debug, Clone)]
-pub struct UpstreamSettings {
-    /// Scheme and authority of the upstream; request paths are appended as received.
-    pub origin: http::uri::Authority,
-    /// Time the upstream has to answer with response headers before the client gets 504.
-    pub timeout: Duration,
-    /// Time allowed to connect before the client gets 502.
-    pub connect_timeout: Duration,
-}
-
 /// `[oidc]`: the issuer and this gateway's app client.
 #[derive(Debug, Clone)]
 pub struct OidcSettings {
@@ -274,8 +274,12 @@ pub struct SessionSettings {
     pub idle_timeout: Duration,
     /// Tokens are refreshed this long before they expire (at most half their lifetime).
     pub refresh_margin: Duration,
-    /// Base name of every cookie the gateway sets (the `__Host-` prefix is added on https).
+    /// Base name of every cookie the gateway sets (the `__Host-` prefix is added on https, or
+    /// `__Secure-` with a `cookie_domain`).
     pub cookie_name: String,
+    /// The domain the session cookie is valid for, with its subdomains; `None` for the public
+    /// URL's host alone.
+    pub cookie_domain: Option<String>,
     /// Where sessions are kept.
     pub store: StoreSettings,
 }
@@ -385,6 +389,8 @@ struct RawSession {
     #[serde(default, deserialize_with = "lenient_string")]
     cookie_name: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
+    cookie_domain: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
     store: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     redis_url: Option<String>,
@@ -392,6 +398,30 @@ struct RawSession {
     redis_url_file: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     redis_prefix: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+struct RawRoute {
+    #[serde(default, deserialize_with = "lenient_string")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    host: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    path: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    upstream: Option<String>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    strip_prefix: Option<bool>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    preserve_host: Option<bool>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    default: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    timeout: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    connect_timeout: Option<String>,
+    rules: Option<Vec<RawRule>>,
+    headers: Option<Vec<RawHeader>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -556,9 +586,9 @@ fn lenient_usize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Er
     d.deserialize_any(Count)
 }
 
-const SECTIONS: [&str; 10] = [
-    "server", "upstream", "oidc", "session", "headers", "policy", "rules", "bearer", "log",
-    "metrics",
+const SECTIONS: [&str; 11] = [
+    "server", "upstream", "routes", "oidc", "session", "headers", "policy", "rules", "bearer",
+    "log", "metrics",
 ];
 
 /// Loads and validates the configuration from `path` and the process environment.
@@ -681,7 +711,11 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
         }
     }
     let server: RawServer = section(figment, "server", &mut errors);
+    let has_upstream = figment.find_value("upstream").is_ok();
     let upstream: RawUpstream = section(figment, "upstream", &mut errors);
+    let has_routes = figment.find_value("routes").is_ok();
+    let routes: Vec<RawRoute> = section(figment, "routes", &mut errors);
+    let has_rules = figment.find_value("rules").is_ok();
     let oidc: RawOidc = section(figment, "oidc", &mut errors);
     let session: RawSession = section(figment, "session", &mut errors);
     let headers: Vec<RawHeader> = section(figment, "headers", &mut errors);
@@ -692,11 +726,37 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
     let metrics: RawMetrics = section(figment, "metrics", &mut errors);
 
     let server = validate_server(server, &mut errors);
-    let upstream = validate_upstream(upstream, &mut errors);
     let oidc = validate_oidc(oidc, &mut errors);
     let session = validate_session(session, &mut errors);
-    let identity = validate_headers(headers, &mut errors);
-    let policy = validate_policy(policy, rules, &mut errors);
+    let identity =
+        IdentityHeaders::with_defaults(validate_headers(headers, "headers", &mut errors));
+    let defaults = validate_policy(policy, &mut errors);
+    let routes = match (has_upstream, has_routes) {
+        (true, true) => {
+            errors.push(
+                "routes: a configuration has either [upstream] (one app) or [[routes]], not both"
+                    .into(),
+            );
+            None
+        }
+        (_, false) => {
+            let rules = validate_rules(rules, "rules", None, &mut errors);
+            let policy = Policy::new(rules, defaults.default, defaults.role_sources.clone());
+            validate_upstream(upstream, server.as_ref(), policy, &mut errors).map(|r| vec![r])
+        }
+        (false, true) => {
+            if has_rules {
+                errors.push(
+                    "rules: with [[routes]], each route has its own `rules`; top-level [[rules]] apply to [upstream] only"
+                        .into(),
+                );
+            }
+            Some(validate_routes(routes, &defaults, &mut errors))
+        }
+    };
+    if let (Some(server), Some(session), Some(routes)) = (&server, &session, &routes) {
+        check_cookie_reach(server, session, routes, &mut errors);
+    }
     let bearer = validate_bearer(bearer, oidc.as_ref(), &mut errors);
     let log = validate_log(log, &mut errors);
     let metrics_listen = metrics.listen.and_then(|text| match text.trim().parse() {
@@ -709,15 +769,14 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
         }
     });
 
-    match (server, upstream, oidc, session) {
-        (Some(server), Some(upstream), Some(oidc), Some(session)) if errors.is_empty() => {
+    match (server, routes, oidc, session) {
+        (Some(server), Some(routes), Some(oidc), Some(session)) if errors.is_empty() => {
             Ok(Settings {
                 server,
-                upstream,
+                routes,
                 oidc,
                 session,
                 identity,
-                policy,
                 bearer,
                 log,
                 metrics_listen,
@@ -952,6 +1011,7 @@ fn validate_server(raw: RawServer, errors: &mut Vec<String>) -> Option<ServerSet
     Some(ServerSettings {
         listen,
         public_origin: public.origin().ascii_serialization(),
+        public_url: public.clone(),
         public_host,
         public_scheme: public.scheme().to_string(),
         trusted_proxies,
@@ -963,56 +1023,261 @@ fn validate_server(raw: RawServer, errors: &mut Vec<String>) -> Option<ServerSet
     })
 }
 
-fn validate_upstream(raw: RawUpstream, errors: &mut Vec<String>) -> Option<UpstreamSettings> {
-    let timeout = duration(
+/// `[upstream]` and `[[rules]]`: one route, named [`UPSTREAM_ROUTE_NAME`], for every host and
+/// path. It behaves as the gateway did before routes: the client's `Host` goes to the app, and
+/// `X-Forwarded-Host` is the public URL's host.
+fn validate_upstream(
+    raw: RawUpstream,
+    server: Option<&ServerSettings>,
+    policy: Policy,
+    errors: &mut Vec<String>,
+) -> Option<RouteSettings> {
+    let Some(url) = raw.url else {
+        errors.push("upstream.url: required (or [[routes]] for several apps)".into());
+        return None;
+    };
+    let mut upstream = upstream_settings(
+        &url,
         raw.timeout,
-        "upstream.timeout",
+        raw.connect_timeout,
+        "upstream",
+        "url",
+        errors,
+    )?;
+    upstream.preserve_host = true;
+    upstream.forwarded_host = server.and_then(|s| http::HeaderValue::from_str(&s.public_host).ok());
+    Some(RouteSettings {
+        name: UPSTREAM_ROUTE_NAME.to_string(),
+        host: None,
+        path: PathPattern::parse("/").ok()?,
+        upstream,
+        strip_prefix: false,
+        policy,
+        headers: Vec::new(),
+    })
+}
+
+/// An upstream's URL and timeouts (`{key}.{url_key}`, `{key}.timeout`, `{key}.connect_timeout`).
+fn upstream_settings(
+    text: &str,
+    timeout: Option<String>,
+    connect_timeout: Option<String>,
+    key: &str,
+    url_key: &str,
+    errors: &mut Vec<String>,
+) -> Option<UpstreamSettings> {
+    let timeout = duration(
+        timeout,
+        &format!("{key}.timeout"),
         DEFAULT_UPSTREAM_TIMEOUT,
         errors,
     );
     let connect_timeout = duration(
-        raw.connect_timeout,
-        "upstream.connect_timeout",
+        connect_timeout,
+        &format!("{key}.connect_timeout"),
         DEFAULT_UPSTREAM_CONNECT_TIMEOUT,
         errors,
     );
-    let text = required(raw.url, "upstream.url", errors)?;
-    let url = match Url::parse(&text) {
+    let key = format!("{key}.{url_key}");
+    let url = match Url::parse(text.trim()) {
         Ok(u) => u,
         Err(e) => {
-            errors.push(format!("upstream.url: {e}"));
+            errors.push(format!("{key}: {e}"));
             return None;
         }
     };
     if url.scheme() != "http" {
-        errors.push(
-            "upstream.url: only http:// upstreams are supported (the app next to the gateway)"
-                .into(),
-        );
+        errors.push(format!(
+            "{key}: only http:// upstreams are supported (the app next to the gateway)"
+        ));
         return None;
     }
     if url.path() != "/" || url.query().is_some() {
-        errors.push(
-            "upstream.url: must not have a path or query; requests keep their own path".into(),
-        );
+        errors.push(format!(
+            "{key}: must not have a path or query; requests keep their own path"
+        ));
         return None;
     }
-    let authority = match (url.host_str(), url.port_or_known_default()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        _ => {
-            errors.push("upstream.url: needs a host".into());
-            return None;
-        }
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        errors.push(format!("{key}: needs a host"));
+        return None;
     };
-    match authority.parse() {
-        Ok(origin) => Some(UpstreamSettings {
+    // The Host the app is sent: as its URL names it, the port only when the URL gives one.
+    let host_header = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    };
+    match (
+        format!("{host}:{port}").parse(),
+        http::HeaderValue::from_str(&host_header),
+    ) {
+        (Ok(origin), Ok(host)) => Some(UpstreamSettings {
             origin,
+            host,
             timeout,
             connect_timeout,
+            preserve_host: false,
+            forwarded_host: None,
         }),
-        Err(_) => {
-            errors.push("upstream.url: host is not valid".into());
+        _ => {
+            errors.push(format!("{key}: host is not valid"));
             None
+        }
+    }
+}
+
+/// `[[routes]]`: each route's keys, then what only the whole list can show (names and
+/// host-and-path pairs used twice).
+fn validate_routes(
+    raw: Vec<RawRoute>,
+    defaults: &PolicyDefaults,
+    errors: &mut Vec<String>,
+) -> Vec<RouteSettings> {
+    if raw.is_empty() {
+        errors.push("routes: an empty list serves nothing; add a [[routes]] entry".into());
+    }
+    if raw.len() > MAX_ROUTES {
+        errors.push(format!("routes: at most {MAX_ROUTES} routes"));
+    }
+    let mut routes: Vec<RouteSettings> = Vec::new();
+    for (i, r) in raw.into_iter().enumerate() {
+        let key = format!("routes[{i}]");
+        let name = match r.name.as_deref().map(str::trim) {
+            None | Some("") => {
+                errors.push(format!("{key}.name: required"));
+                None
+            }
+            Some(n)
+                if n.len() > MAX_ROUTE_NAME_LEN
+                    || !n
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+            {
+                errors.push(format!(
+                    "{key}.name: {n:?} must be 1-{MAX_ROUTE_NAME_LEN} of a-z, 0-9 and '-'"
+                ));
+                None
+            }
+            Some(n) if RESERVED_ROUTE_NAMES.contains(&n) => {
+                errors.push(format!(
+                    "{key}.name: {n:?} is reserved (the gateway labels its own requests so)"
+                ));
+                None
+            }
+            Some(n) => {
+                if let Some(j) = routes.iter().position(|o| o.name == n) {
+                    errors.push(format!("{key}.name: {n:?} is also the name of routes[{j}]"));
+                }
+                Some(n.to_string())
+            }
+        };
+        let host = r.host.and_then(|h| {
+            HostPattern::parse(&h)
+                .map_err(|why| errors.push(format!("{key}.host: {why}")))
+                .ok()
+        });
+        let path_text = r.path.unwrap_or_else(|| "/".to_string());
+        let path = route_path(&path_text)
+            .map_err(|why| errors.push(format!("{key}.path: {why}")))
+            .ok();
+        let upstream = match r.upstream {
+            Some(url) => {
+                upstream_settings(&url, r.timeout, r.connect_timeout, &key, "upstream", errors)
+            }
+            None => {
+                errors.push(format!("{key}.upstream: required"));
+                None
+            }
+        };
+        let default = match r.default.as_deref() {
+            None => defaults.default,
+            Some(text) => default_action(text, &format!("{key}.default"), errors),
+        };
+        let rules = validate_rules(
+            r.rules.unwrap_or_default(),
+            &format!("{key}.rules"),
+            path.as_ref(),
+            errors,
+        );
+        let headers = validate_headers(
+            r.headers.unwrap_or_default(),
+            &format!("{key}.headers"),
+            errors,
+        );
+        let (Some(name), Some(path), Some(mut upstream)) = (name, path, upstream) else {
+            continue;
+        };
+        upstream.preserve_host = r.preserve_host.unwrap_or(false);
+        if let Some(j) = routes
+            .iter()
+            .position(|o| o.host == host && o.path.as_str() == path.as_str())
+        {
+            errors.push(format!(
+                "{key}: routes[{j}] has the same host and path ({} {}); one of them could never be reached",
+                host.as_ref().map_or("any host".to_string(), ToString::to_string),
+                path.as_str()
+            ));
+        }
+        routes.push(RouteSettings {
+            name,
+            host,
+            path,
+            upstream,
+            strip_prefix: r.strip_prefix.unwrap_or(false),
+            policy: Policy::new(rules, default, defaults.role_sources.clone()),
+            headers,
+        });
+    }
+    routes
+}
+
+/// A route's `path`: a plain prefix of literal segments, as canonical as a request path is, so
+/// that it reads one way only (`/grafana/` is `/grafana`).
+fn route_path(text: &str) -> Result<PathPattern, String> {
+    let canonical = CanonicalPath::parse(text.trim())
+        .map_err(|e| format!("{text:?} is not a path like \"/grafana\" ({e})"))?;
+    let plain = canonical.as_str().trim_end_matches('/');
+    if text.contains('*') || text.contains(';') || plain.contains(';') {
+        return Err(format!(
+            "{text:?}: a route's path is a plain prefix, without '*', '**' or ';'"
+        ));
+    }
+    PathPattern::parse(if plain.is_empty() { "/" } else { plain })
+}
+
+/// Whether the session cookie reaches every host a route names: the public URL's host alone
+/// without `session.cookie_domain`, the domain and every host below it with one. A route host
+/// the cookie never reaches would send its users through sign-in again and again.
+fn check_cookie_reach(
+    server: &ServerSettings,
+    session: &SessionSettings,
+    routes: &[RouteSettings],
+    errors: &mut Vec<String>,
+) {
+    let public = crate::route::route_name(&server.public_host);
+    let public = HostPattern::Exact(public.into_owned());
+    if let Some(domain) = &session.cookie_domain {
+        if !public.is_within(domain) {
+            errors.push(format!(
+                "session.cookie_domain: {domain:?} does not cover server.public_url's host {public}, where the session cookie is set"
+            ));
+        }
+    }
+    for (i, route) in routes.iter().enumerate() {
+        let Some(host) = &route.host else { continue };
+        let reached = match &session.cookie_domain {
+            Some(domain) => host.is_within(domain),
+            None => *host == public,
+        };
+        if !reached {
+            errors.push(match &session.cookie_domain {
+                Some(domain) => format!(
+                    "routes[{i}].host: {host} is not {domain} or below it (session.cookie_domain): the session cookie would never reach it"
+                ),
+                None => format!(
+                    "routes[{i}].host: {host} is not server.public_url's host: set session.cookie_domain to a domain covering both, or the session cookie would never reach it"
+                ),
+            });
         }
     }
 }
@@ -1221,6 +1486,18 @@ fn validate_session(raw: RawSession, errors: &mut Vec<String>) -> Option<Session
             "session.cookie_name: {cookie_name:?} must be 1-64 letters, digits, '-' or '_' (the __Host- prefix is added on https)"
         ));
     }
+    let cookie_domain = raw.cookie_domain.and_then(|text| {
+        let domain = text.trim().trim_start_matches('.').to_ascii_lowercase();
+        match HostPattern::parse(&domain) {
+            Ok(HostPattern::Exact(d)) if d.contains('.') => Some(d),
+            _ => {
+                errors.push(format!(
+                    "session.cookie_domain: {text:?} is not a domain like \"example.com\""
+                ));
+                None
+            }
+        }
+    });
     let redis_url = read_secret(
         raw.redis_url,
         raw.redis_url_file,
@@ -1272,6 +1549,7 @@ fn validate_session(raw: RawSession, errors: &mut Vec<String>) -> Option<Session
         idle_timeout,
         refresh_margin,
         cookie_name,
+        cookie_domain,
     })
 }
 
@@ -1299,10 +1577,15 @@ fn weak_secret(secret: &Secret) -> Option<String> {
     None
 }
 
-fn validate_headers(raw: Vec<RawHeader>, errors: &mut Vec<String>) -> IdentityHeaders {
+/// Identity header mappings configured at `section` (`headers`, `routes[0].headers`).
+fn validate_headers(
+    raw: Vec<RawHeader>,
+    section: &str,
+    errors: &mut Vec<String>,
+) -> Vec<HeaderMapping> {
     let mut mappings = Vec::new();
     for (i, h) in raw.into_iter().enumerate() {
-        let key = format!("headers[{i}]");
+        let key = format!("{section}[{i}]");
         let name = match h
             .name
             .as_deref()
@@ -1351,7 +1634,7 @@ fn validate_headers(raw: Vec<RawHeader>, errors: &mut Vec<String>) -> IdentityHe
             });
         }
     }
-    IdentityHeaders::with_defaults(mappings)
+    mappings
 }
 
 fn validate_log(raw: RawLog, errors: &mut Vec<String>) -> LogSettings {
@@ -1461,16 +1744,31 @@ fn condition(
     values
 }
 
-fn validate_policy(raw: RawPolicy, rules: Vec<RawRule>, errors: &mut Vec<String>) -> Policy {
-    let default = match raw.default.as_deref() {
-        None | Some("authenticated") => DefaultAction::Authenticated,
-        Some("deny") => DefaultAction::Deny,
-        Some(other) => {
+/// `[policy]`: what every route's requests no rule matches get, unless the route says, and where
+/// roles come from.
+struct PolicyDefaults {
+    default: DefaultAction,
+    role_sources: Vec<ClaimSource>,
+}
+
+/// A `default` key's value.
+fn default_action(text: &str, key: &str, errors: &mut Vec<String>) -> DefaultAction {
+    match text {
+        "authenticated" => DefaultAction::Authenticated,
+        "deny" => DefaultAction::Deny,
+        other => {
             errors.push(format!(
-                "policy.default: {other:?} is not \"authenticated\" or \"deny\""
+                "{key}: {other:?} is not \"authenticated\" or \"deny\""
             ));
             DefaultAction::Authenticated
         }
+    }
+}
+
+fn validate_policy(raw: RawPolicy, errors: &mut Vec<String>) -> PolicyDefaults {
+    let default = match raw.default.as_deref() {
+        None => DefaultAction::Authenticated,
+        Some(text) => default_action(text, "policy.default", errors),
     };
     let role_sources = match raw.role_claims {
         None => Policy::default_role_sources(),
@@ -1501,10 +1799,35 @@ fn validate_policy(raw: RawPolicy, rules: Vec<RawRule>, errors: &mut Vec<String>
             })
             .collect(),
     };
+    PolicyDefaults {
+        default,
+        role_sources,
+    }
+}
+
+/// Rules configured at `section` (`rules`, `routes[0].rules`); their paths are joined to the
+/// route's `prefix`, so that they match the request's whole path.
+fn validate_rules(
+    rules: Vec<RawRule>,
+    section: &str,
+    prefix: Option<&PathPattern>,
+    errors: &mut Vec<String>,
+) -> Vec<Rule> {
     let mut parsed = Vec::new();
     for (index, r) in rules.into_iter().enumerate() {
-        let key = format!("rules[{index}]");
-        let path = match r.path.as_deref().map(PathPattern::parse) {
+        let key = format!("{section}[{index}]");
+        let full = r.path.as_deref().map(|p| match prefix {
+            Some(prefix) if prefix.segments() > 0 && p.starts_with('/') => {
+                let rest = if p.trim_end_matches('/').is_empty() {
+                    ""
+                } else {
+                    p
+                };
+                format!("{}{rest}", prefix.as_str())
+            }
+            _ => p.to_string(),
+        });
+        let path = match full.as_deref().map(PathPattern::parse) {
             Some(Ok(p)) => Some(p),
             Some(Err(why)) => {
                 errors.push(format!("{key}.path: {why}"));
@@ -1571,7 +1894,7 @@ fn validate_policy(raw: RawPolicy, rules: Vec<RawRule>, errors: &mut Vec<String>
             });
         }
     }
-    Policy::new(parsed, default, role_sources)
+    parsed
 }
 
 #[cfg(test)]
@@ -1801,10 +2124,11 @@ mod tests {
             "#
         );
         let s = from_toml_str(&ok).unwrap();
-        assert_eq!(s.policy.default, DefaultAction::Deny);
-        assert_eq!(s.policy.rules.len(), 2);
-        assert_eq!(s.policy.rules[1].methods.as_ref().unwrap().len(), 2);
-        assert_eq!(s.policy.rules[1].claims.len(), 2);
+        let policy = &s.routes[0].policy;
+        assert_eq!(policy.default, DefaultAction::Deny);
+        assert_eq!(policy.rules.len(), 2);
+        assert_eq!(policy.rules[1].methods.as_ref().unwrap().len(), 2);
+        assert_eq!(policy.rules[1].claims.len(), 2);
 
         let bad = format!(
             r#"{MINIMAL}

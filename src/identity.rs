@@ -295,6 +295,25 @@ impl IdentityHeaders {
         }
     }
 
+    /// These mappings with `more` added, each replacing the one of the same name: a route's
+    /// headers over the global ones. With nothing to add, the same mappings (and so the same
+    /// rendering cache in each session's claims).
+    pub fn merged(&self, more: &[HeaderMapping]) -> Self {
+        if more.is_empty() {
+            return self.clone();
+        }
+        let mut mappings: Vec<HeaderMapping> = self
+            .mappings
+            .iter()
+            .filter(|m| !more.iter().any(|o| o.name == m.name))
+            .cloned()
+            .collect();
+        mappings.extend(more.iter().cloned());
+        Self {
+            mappings: mappings.into(),
+        }
+    }
+
     /// The mapping for `name`, if any.
     pub fn mapping(&self, name: &str) -> Option<&HeaderMapping> {
         self.mappings.iter().find(|m| m.name == name)

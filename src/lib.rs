@@ -2,11 +2,14 @@
 //! issuer (Amazon Cognito first), keeps their session, and forwards their requests to the
 //! upstream app with identity headers it can trust.
 //!
-//! The request's path through the crate: [`server`] routes it; [`authn`] says who is asking (a
-//! bearer token, or the session [`session`] opens from its cookie); [`policy`] decides what
-//! becomes of it; [`oidc`] runs sign-in and validates tokens; [`identity`] turns claims into
-//! headers; [`proxy`] forwards it. [`config`] checks everything up front;
-//! [`redirect`] keeps redirects local. [`dev`] and [`demo`] run everything locally, without AWS.
+//! The request's path through the crate: [`server`] accepts it; [`route`] finds the app it is
+//! for, by host and canonical path; [`authn`] says who is asking (a bearer token, or the
+//! session [`session`] opens from its cookie); [`policy`] decides what becomes of it, by the
+//! route's rules; [`identity`] turns claims into the app's headers; [`proxy`] forwards it; and
+//! [`server`] answers whatever did not go through, the same way for the proxy, forward-auth and
+//! userinfo. [`oidc`] runs sign-in and validates tokens. [`config`] checks everything up front;
+//! [`redirect`] keeps redirects on the gateway's hosts. [`dev`] and [`demo`] run everything
+//! locally, without AWS.
 
 pub mod authn;
 pub mod cache;
@@ -19,6 +22,7 @@ pub mod oidc;
 pub mod policy;
 pub mod proxy;
 pub mod redirect;
+pub mod route;
 pub mod server;
 pub mod session;
 

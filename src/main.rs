@@ -247,7 +247,7 @@ async fn run(settings: Settings, path: PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    for warning in settings.policy.lint() {
+    for warning in portcullis::route::lint(&settings.routes, &portcullis::server::OWNED_PATHS) {
         tracing::warn!("{warning}");
     }
     tracing::info!(
@@ -267,7 +267,10 @@ async fn run(settings: Settings, path: PathBuf) -> ExitCode {
 }
 
 async fn check(settings: Settings) -> ExitCode {
-    for warning in settings.policy.lint() {
+    for route in &settings.routes {
+        println!("{}", portcullis::route::describe(route));
+    }
+    for warning in portcullis::route::lint(&settings.routes, &portcullis::server::OWNED_PATHS) {
         println!("warning: {warning}");
     }
     let issuer = match Issuer::new(settings.oidc.clone()) {

@@ -3,13 +3,13 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `portcullis_requests_total` | counter | `route` (proxy, auth, health), `status` (2xx..5xx) |
+//! | `portcullis_requests_total` | counter | `route` (the route's name; `auth`, `health`, or `none` for requests no route took), `status` (2xx..5xx) |
 //! | `portcullis_upstream_duration_seconds` | histogram | |
 //! | `portcullis_logins_total` | counter | `event` (started, completed, failed), `reason` |
 //! | `portcullis_token_refreshes_total` | counter | `result` (ok, rejected, unavailable) |
 //! | `portcullis_jwks_fetches_total` | counter | `result` (ok, error) |
 //! | `portcullis_sessions_created_total` | counter | `store` (cookie, redis) |
-//! | `portcullis_denials_total` | counter | `rule` (its index, or `default`) |
+//! | `portcullis_denials_total` | counter | `route`, `rule` (its index, or `default`) |
 //!
 //! Recording goes through the `metrics` facade: a no-op until [`install`] runs, and lock-free
 //! after (counters and histogram buckets are atomics).
@@ -20,11 +20,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
+use metrics::Counter;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-/// Requests, by route class and status class.
+/// Requests, by route and status class.
 pub const REQUESTS: &str = "portcullis_requests_total";
 /// Time to the upstream's response headers.
 pub const UPSTREAM_DURATION: &str = "portcullis_upstream_duration_seconds";
@@ -36,7 +37,7 @@ pub const REFRESHES: &str = "portcullis_token_refreshes_total";
 pub const JWKS_FETCHES: &str = "portcullis_jwks_fetches_total";
 /// Sessions created, by store.
 pub const SESSIONS: &str = "portcullis_sessions_created_total";
-/// Requests denied by the rules, by rule.
+/// Requests denied by the rules, by route and rule.
 pub const DENIALS: &str = "portcullis_denials_total";
 
 /// Upstream latency buckets, in seconds: sub-millisecond to the default upstream timeout.
@@ -45,6 +46,40 @@ const LATENCY_BUCKETS: [f64; 14] = [
 ];
 /// How often histogram samples are folded into buckets between scrapes.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Labels of the status classes counted.
+const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// `portcullis_requests_total` of one `route` label, registered once so that counting a request
+/// is an atomic add, never a lookup.
+#[derive(Debug)]
+pub struct RequestCounter {
+    route: String,
+    by_class: [Counter; 5],
+}
+
+impl RequestCounter {
+    /// The counters of requests labelled `route`.
+    pub fn register(route: &str) -> Self {
+        Self {
+            route: route.to_string(),
+            by_class: STATUS_CLASSES.map(|status| {
+                metrics::counter!(REQUESTS, "route" => route.to_string(), "status" => status)
+            }),
+        }
+    }
+
+    /// Counts a request answered with `status`.
+    pub fn count(&self, status: http::StatusCode) {
+        let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
+        self.by_class[class].increment(1);
+    }
+
+    /// The `route` label.
+    pub fn route(&self) -> &str {
+        &self.route
+    }
+}
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -103,7 +138,7 @@ pub async fn serve(addr: SocketAddr) -> std::io::Result<(SocketAddr, Vec<JoinHan
 
 /// Describes the metrics, so `# HELP` lines come out even before the first sample.
 pub fn describe() {
-    metrics::describe_counter!(REQUESTS, "Requests by route class and status class.");
+    metrics::describe_counter!(REQUESTS, "Requests by route and status class.");
     metrics::describe_histogram!(
         UPSTREAM_DURATION,
         metrics::Unit::Seconds,
@@ -116,5 +151,5 @@ pub fn describe() {
     metrics::describe_counter!(REFRESHES, "Token refreshes by result.");
     metrics::describe_counter!(JWKS_FETCHES, "JWKS fetches by result.");
     metrics::describe_counter!(SESSIONS, "Sessions created, by store.");
-    metrics::describe_counter!(DENIALS, "Requests denied by the rules, by rule.");
+    metrics::describe_counter!(DENIALS, "Requests denied by the rules, by route and rule.");
 }

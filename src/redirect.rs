@@ -1,5 +1,6 @@
-//! Post-login and post-logout targets (`rd`, the saved original URL): only a path on the gateway's
-//! own origin is ever followed; anything else falls back to `/`.
+//! Post-login and post-logout targets (`rd`, the saved original URL): a path on the host the
+//! browser is on, or an absolute URL on one of the gateway's own hosts ([`Destinations`]: the
+//! public URL's, and those routes name); anything else falls back to `/`.
 //!
 //! Browsers are lenient about `Location` values (`/\evil.com`, `/%09/evil.com`, `//evil.com` and
 //! friends all leave the origin), so the rule is an allow-list: a printable-ASCII absolute path
@@ -8,6 +9,8 @@
 
 use percent_encoding::percent_decode_str;
 use url::Url;
+
+use crate::route::HostPattern;
 
 /// Longest target accepted; longer ones fall back to `/`.
 pub const MAX_TARGET_LEN: usize = 2048;
@@ -21,6 +24,67 @@ const PROBE_BASE: &str = "http://portcullis.invalid";
 /// The target to redirect to for `raw`: a normalised local path (with its query), or `/`.
 pub fn safe_target(raw: Option<&str>) -> String {
     raw.and_then(local_path).unwrap_or_else(|| "/".to_string())
+}
+
+/// Where a browser may be sent by an absolute URL: the public URL's scheme and port, on the
+/// public URL's host or a host a route names (exactly, or by a wildcard). A route without a host
+/// makes no host acceptable: that would be any host at all.
+#[derive(Debug, Clone)]
+pub struct Destinations {
+    scheme: String,
+    port: Option<u16>,
+    hosts: Vec<HostPattern>,
+}
+
+impl Destinations {
+    /// Absolute targets with `public`'s scheme and port, on its host or one of `hosts`.
+    pub fn new(public: &Url, hosts: impl IntoIterator<Item = HostPattern>) -> Self {
+        let own = public.host_str().and_then(|h| HostPattern::parse(h).ok());
+        Self {
+            scheme: public.scheme().to_string(),
+            port: public.port(),
+            hosts: own.into_iter().chain(hosts).collect(),
+        }
+    }
+
+    /// The target to redirect to for `raw`: an absolute URL on one of the gateway's hosts, a
+    /// normalised local path (with its query), or `/`.
+    pub fn target(&self, raw: Option<&str>) -> String {
+        match raw {
+            Some(raw) if !raw.starts_with('/') && raw.contains("://") => {
+                self.absolute(raw).unwrap_or_else(|| "/".to_string())
+            }
+            _ => safe_target(raw),
+        }
+    }
+
+    /// `raw` as an absolute URL on one of the gateway's hosts, its path held to the rules of a
+    /// local one.
+    fn absolute(&self, raw: &str) -> Option<String> {
+        if raw.len() > MAX_TARGET_LEN || !raw.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') {
+            return None;
+        }
+        let url = Url::parse(raw).ok()?;
+        if url.scheme() != self.scheme
+            || !url.username().is_empty()
+            || url.password().is_some()
+            || url.port() != self.port
+        {
+            return None;
+        }
+        let host = url.host_str()?;
+        let name = host.strip_suffix('.').unwrap_or(host);
+        if !self.hosts.iter().any(|h| h.matches(name)) {
+            return None;
+        }
+        let path = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        let local = local_path(&path)?;
+        let port = self.port.map(|p| format!(":{p}")).unwrap_or_default();
+        Some(format!("{}://{name}{port}{local}", self.scheme))
+    }
 }
 
 fn local_path(raw: &str) -> Option<String> {
@@ -157,6 +221,57 @@ mod tests {
             assert_eq!(safe_target(Some(raw)), "/", "{raw:?}");
         }
         assert_eq!(safe_target(None), "/");
+    }
+
+    #[test]
+    fn absolute_targets_stay_on_the_gateways_hosts() {
+        let public = Url::parse("https://portal.example.com").unwrap();
+        let hosts =
+            ["wiki.example.com", "*.apps.example.com"].map(|h| HostPattern::parse(h).unwrap());
+        let d = Destinations::new(&public, hosts);
+        for (raw, want) in [
+            (
+                "https://wiki.example.com/page?x=1",
+                "https://wiki.example.com/page?x=1",
+            ),
+            (
+                "https://WIKI.example.com/a/../b",
+                "https://wiki.example.com/b",
+            ),
+            ("https://wiki.example.com:443/", "https://wiki.example.com/"),
+            (
+                "https://grafana.apps.example.com/d/1",
+                "https://grafana.apps.example.com/d/1",
+            ),
+            (
+                "https://portal.example.com/x",
+                "https://portal.example.com/x",
+            ),
+            ("https://wiki.example.com./x", "https://wiki.example.com/x"),
+            ("/local", "/local"),
+        ] {
+            assert_eq!(d.target(Some(raw)), want, "{raw}");
+        }
+        for raw in [
+            "https://evil.example/",
+            "https://wiki.example.com.evil.example/",
+            "https://evil.example\\@wiki.example.com/",
+            "https://user@wiki.example.com/",
+            "https://wiki.example.com@evil.example/",
+            "http://wiki.example.com/",
+            "https://wiki.example.com:8443/",
+            "https://a.b.apps.example.com/",
+            "https://apps.example.com/",
+            "https://example.com/",
+            "javascript://wiki.example.com/%0aalert(1)",
+            "https://wiki.example.com//evil.example/",
+            "https://wiki.example.com/%2f%2fevil.example",
+            "https://wiki.example.com/\t",
+            "https:/wiki.example.com/",
+            "https://[::1]/",
+        ] {
+            assert_eq!(d.target(Some(raw)), "/", "{raw:?}");
+        }
     }
 
     mod properties {

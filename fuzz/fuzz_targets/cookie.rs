@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut headers = HeaderMap::new();
     headers.append(COOKIE, value);
-    let jar = CookieJar::new("portcullis".into(), false);
+    let jar = CookieJar::new("portcullis".into(), false, None);
     if let Some(sealed) = jar.read_chunks(&headers, MAX_CHUNKS) {
         if let Some(plain) = codec.open(jar.base(), &sealed) {
             panic!("an unsealed value opened: {plain:?}");

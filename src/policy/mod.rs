@@ -129,9 +129,9 @@ pub struct Principal<'a> {
     pub scopes: Option<&'a [String]>,
 }
 
-/// The decision for a request, before knowing who sent it.
+/// What the rules ask of a request, before knowing who sent it.
 #[derive(Debug, Clone, Copy)]
-pub enum Route<'a> {
+pub enum Requirement<'a> {
     /// No sign-in needed.
     Public(&'a Rule),
     /// A signed-in user who meets the rule's conditions (or, with no rule, any signed-in user).
@@ -247,13 +247,13 @@ impl Policy {
         ]
     }
 
-    /// The route a request takes.
-    pub fn route(&self, method: &Method, path: &CanonicalPath) -> Route<'_> {
+    /// What the rules ask of a request for `method` `path`.
+    pub fn requirement(&self, method: &Method, path: &CanonicalPath) -> Requirement<'_> {
         match self.rules.iter().find(|r| r.applies(method, path)) {
-            Some(rule) if rule.public => Route::Public(rule),
-            Some(rule) => Route::Protected(Some(rule)),
-            None if self.default == DefaultAction::Deny => Route::Denied,
-            None => Route::Protected(None),
+            Some(rule) if rule.public => Requirement::Public(rule),
+            Some(rule) => Requirement::Protected(Some(rule)),
+            None if self.default == DefaultAction::Deny => Requirement::Denied,
+            None => Requirement::Protected(None),
         }
     }
 
@@ -261,15 +261,15 @@ impl Policy {
     /// route is served whoever asks, even when authentication failed (it needs neither the store
     /// nor a valid token); any other route needs a known identity that meets its rule.
     pub fn decide(&self, method: &Method, path: &CanonicalPath, who: Who<'_>) -> Decision<'_> {
-        match (self.route(method, path), who) {
-            (Route::Public(_), _) => Decision::Allow,
+        match (self.requirement(method, path), who) {
+            (Requirement::Public(_), _) => Decision::Allow,
             (_, Who::Failed(failure)) => Decision::Fail(failure),
-            (Route::Denied, _) => Decision::Deny(Denial {
+            (Requirement::Denied, _) => Decision::Deny(Denial {
                 rule: None,
                 condition: Condition::DefaultDeny,
             }),
-            (Route::Protected(_), Who::Anonymous) => Decision::SignIn,
-            (Route::Protected(rule), Who::Known(principal)) => {
+            (Requirement::Protected(_), Who::Anonymous) => Decision::SignIn,
+            (Requirement::Protected(rule), Who::Known(principal)) => {
                 match self.authorize(rule, &principal) {
                     Ok(()) => Decision::Allow,
                     Err(denial) => Decision::Deny(denial),
@@ -303,12 +303,13 @@ impl Policy {
 
     /// Problems with the rules that configuration checks cannot see: rules that never match,
     /// because an earlier rule takes every request they would, or because of their pattern.
-    pub fn lint(&self) -> Vec<String> {
+    /// `key` is where the rules are configured (`rules`, `routes[2].rules`).
+    pub fn lint(&self, key: &str) -> Vec<String> {
         let mut out = Vec::new();
         for (j, later) in self.rules.iter().enumerate() {
             if later.path.as_str().contains(';') {
                 out.push(format!(
-                    "rules[{}]: path {:?} can never match: ';' parameters are not part of matching",
+                    "{key}[{}]: path {:?} can never match: ';' parameters are not part of matching",
                     later.index,
                     later.path.as_str()
                 ));
@@ -323,7 +324,7 @@ impl Policy {
             });
             if let Some(earlier) = shadow {
                 out.push(format!(
-                    "rules[{}]: never matches: rules[{}] ({:?}) takes every request it would",
+                    "{key}[{}]: never matches: {key}[{}] ({:?}) takes every request it would",
                     later.index,
                     earlier.index,
                     earlier.path.as_str()
@@ -368,10 +369,10 @@ mod tests {
 
     fn decide(p: &Policy, method: &str, path: &str, who: &Claims) -> String {
         let path = CanonicalPath::parse(path).unwrap();
-        match p.route(&method.parse().unwrap(), &path) {
-            Route::Public(r) => format!("public {}", r.index),
-            Route::Denied => "denied".into(),
-            Route::Protected(r) => match p.authorize(
+        match p.requirement(&method.parse().unwrap(), &path) {
+            Requirement::Public(r) => format!("public {}", r.index),
+            Requirement::Denied => "denied".into(),
+            Requirement::Protected(r) => match p.authorize(
                 r,
                 &Principal {
                     claims: who,
@@ -534,7 +535,7 @@ mod tests {
         let p = policy(vec![r], DefaultAction::Authenticated);
         let c = claims(json!({"sub": "x"}));
         let path = CanonicalPath::parse("/api").unwrap();
-        let Route::Protected(rule) = p.route(&Method::GET, &path) else {
+        let Requirement::Protected(rule) = p.requirement(&Method::GET, &path) else {
             panic!()
         };
         let scopes = vec!["api/read".to_string()];
@@ -585,7 +586,7 @@ mod tests {
             post_admin,
             rule(4, "/a;b"),
         ];
-        let lint = policy(rules, DefaultAction::Authenticated).lint();
+        let lint = policy(rules, DefaultAction::Authenticated).lint("rules");
         assert_eq!(lint.len(), 2, "{lint:#?}");
         assert!(
             lint[0].starts_with("rules[2]: never matches: rules[1]"),

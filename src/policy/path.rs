@@ -138,6 +138,19 @@ impl CanonicalPath {
     pub fn as_str(&self) -> &str {
         &self.encoded
     }
+
+    /// The path to send upstream without its first `n` segments (`/grafana/api` without one
+    /// is `/api`); `/` when nothing is left. Each segment of the sent path is one of the
+    /// matched path, in order: dot segments and empty ones are gone from both.
+    pub fn without_segments(&self, n: usize) -> &str {
+        if n == 0 {
+            return &self.encoded;
+        }
+        match memchr::memchr_iter(b'/', self.encoded.as_bytes()).nth(n) {
+            Some(slash) => &self.encoded[slash..],
+            None => "/",
+        }
+    }
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -280,6 +293,16 @@ impl PathPattern {
     pub fn as_str(&self) -> &str {
         &self.text
     }
+
+    /// How many segments the pattern has (a route's path: how many `strip_prefix` removes).
+    pub fn segments(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// Whether the pattern has no `*` or `**`: a plain path prefix.
+    pub fn is_literal(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
+    }
 }
 
 /// Whether `parts`, followed by an implicit `**`, matches all of `items`. The classic wildcard
@@ -341,6 +364,24 @@ mod tests {
 
     fn canon(raw: &str) -> Result<String, PathError> {
         CanonicalPath::parse(raw).map(|p| p.as_str().to_string())
+    }
+
+    #[test]
+    fn prefixes_are_stripped_by_segment() {
+        for (raw, n, want) in [
+            ("/grafana/api", 1, "/api"),
+            ("/grafana/api/", 1, "/api/"),
+            ("/grafana", 1, "/"),
+            ("/grafana/", 1, "/"),
+            ("/grafana;v=1/api", 1, "/api"),
+            ("/a/b/c", 2, "/c"),
+            ("/a/./b/../c/d", 1, "/c/d"),
+            ("/a%20b/c", 1, "/c"),
+            ("/x", 0, "/x"),
+        ] {
+            let path = CanonicalPath::parse(raw).unwrap();
+            assert_eq!(path.without_segments(n), want, "{raw} {n}");
+        }
     }
 
     #[test]

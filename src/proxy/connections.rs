@@ -15,6 +15,7 @@ use std::task::Poll;
 
 use axum::body::Body;
 use futures_util::task::AtomicWaker;
+use http::uri::Authority;
 use hyper::client::conn::http1::{self, SendRequest};
 use tokio::time::{Instant, Sleep};
 
@@ -30,8 +31,9 @@ pub struct Connections(Arc<Mutex<Inner>>);
 const MAX_KEPT: usize = 8;
 
 struct Inner {
-    /// Connections kept for the next requests: free, or carrying a response.
-    kept: Vec<SendRequest<Body>>,
+    /// Connections kept for the next requests, by the upstream they go to: free, or carrying
+    /// a response. A client connection may reach several routes' upstreams.
+    kept: Vec<(Authority, SendRequest<Body>)>,
     /// Newly opened connections, to the task that drives them.
     links: Arc<Links>,
     /// The upstream timeout's timer, kept for the next request (see [`Connections::timer`]).
@@ -77,21 +79,29 @@ impl Connections {
         (connections, drive(links))
     }
 
-    /// A kept connection free for a request; those the app has closed are let go.
-    pub(super) fn take_ready(&self) -> Option<SendRequest<Body>> {
+    /// A kept connection to `origin` free for a request; those the app has closed are let go.
+    pub(super) fn take_ready(&self, origin: &Authority) -> Option<SendRequest<Body>> {
         let mut inner = self.lock();
-        inner.kept.retain(|s| !s.is_closed());
-        let free = inner.kept.iter().position(SendRequest::is_ready)?;
-        Some(inner.kept.swap_remove(free))
+        inner.kept.retain(|(_, s)| !s.is_closed());
+        let free = inner
+            .kept
+            .iter()
+            .position(|(to, s)| s.is_ready() && to == origin)?;
+        Some(inner.kept.swap_remove(free).1)
     }
 
-    /// Keeps `sender` for the next requests, unless enough are kept already (it then closes
-    /// once its response is done).
-    pub(super) fn keep(&self, sender: SendRequest<Body>) {
+    /// Keeps `sender` (a connection to `origin`) for the next requests. When enough are kept
+    /// already, the oldest one goes (it closes once its response is done): the client is more
+    /// likely to ask the app it asked last.
+    pub(super) fn keep(&self, origin: &Authority, sender: SendRequest<Body>) {
         let mut inner = self.lock();
-        if inner.kept.len() < MAX_KEPT && !sender.is_closed() {
-            inner.kept.push(sender);
+        if sender.is_closed() {
+            return;
         }
+        if inner.kept.len() >= MAX_KEPT {
+            inner.kept.remove(0);
+        }
+        inner.kept.push((origin.clone(), sender));
     }
 
     /// A timer for one request's upstream round trip, due at `deadline`; give it back with

@@ -11,7 +11,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::header::{
     CONNECTION, HOST, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING,
     UPGRADE,
@@ -28,9 +28,6 @@ use tokio::time::Instant;
 mod connections;
 
 pub use connections::Connections;
-
-use crate::config::{ServerSettings, UpstreamSettings};
-use crate::server::GatewayError;
 
 /// Headers that describe one connection, not the message (RFC 9110, section 7.6.1), and
 /// `Upgrade`. Compared as header names: for the standard ones that is an integer comparison.
@@ -64,22 +61,46 @@ pub struct Forwarded<'a> {
 /// The I/O of an upstream connection.
 type Io = TokioIo<TcpStream>;
 
+/// An upstream app: where it is, how long it may take, and what `Host` it is sent.
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    /// Host and port to connect to.
+    pub origin: Authority,
+    /// The `Host` the app is sent unless `preserve_host`: its URL's host, and port when the URL
+    /// names one.
+    pub host: HeaderValue,
+    /// Time the upstream has to answer with response headers before the client gets 504.
+    pub timeout: Duration,
+    /// Time allowed to connect before the client gets 502.
+    pub connect_timeout: Duration,
+    /// Send the client's `Host` rather than `host`.
+    pub preserve_host: bool,
+    /// `X-Forwarded-Host`: this fixed value, or the client's `Host` when `None`.
+    pub forwarded_host: Option<HeaderValue>,
+}
+
 /// The upstream application.
+#[derive(Debug)]
 pub struct Upstream {
-    /// Host and port to connect to (`Host` for requests that lack one).
-    origin: Authority,
-    timeout: Duration,
-    connect_timeout: Duration,
+    settings: UpstreamSettings,
     /// A WebSocket tunnel across which nothing has moved for this long is closed
     /// (`server.idle_timeout`).
     idle: Duration,
     /// `X-Forwarded-Proto`: the public scheme.
     proto: Option<HeaderValue>,
-    /// `X-Forwarded-Host`: the public host.
-    host: Option<HeaderValue>,
 }
 
-/// Why a request did not get a response from the upstream.
+/// Why a request got no response from the upstream; the caller says so to the client (502 or
+/// 504). The cause is logged where it happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyError {
+    /// The upstream refused the connection, broke it, or answered what cannot be passed on.
+    Unavailable,
+    /// The upstream did not answer in time.
+    Timeout,
+}
+
+/// Why a request did not get a response from the upstream, as logged.
 enum Failure {
     Connect(std::io::Error),
     ConnectTimeout,
@@ -87,16 +108,19 @@ enum Failure {
 }
 
 impl Upstream {
-    /// The configured upstream, for a gateway served at `server`'s public URL.
-    pub fn new(settings: &UpstreamSettings, server: &ServerSettings) -> Self {
+    /// The upstream of `settings`, for a gateway whose public scheme is `public_scheme`, closing
+    /// WebSocket tunnels idle for `idle`.
+    pub fn new(settings: UpstreamSettings, idle: Duration, public_scheme: &str) -> Self {
         Self {
-            origin: settings.origin.clone(),
-            timeout: settings.timeout,
-            connect_timeout: settings.connect_timeout,
-            idle: server.idle_timeout,
-            proto: HeaderValue::from_str(&server.public_scheme).ok(),
-            host: HeaderValue::from_str(&server.public_host).ok(),
+            settings,
+            idle,
+            proto: HeaderValue::from_str(public_scheme).ok(),
         }
+    }
+
+    /// The upstream's origin (`host:port`).
+    pub fn origin(&self) -> &Authority {
+        &self.settings.origin
     }
 
     /// Sends `req` upstream and returns the upstream's response, streaming. The request has been
@@ -110,7 +134,7 @@ impl Upstream {
         fwd: &Forwarded<'_>,
         connections: &Connections,
         lease: impl Lease,
-    ) -> Response {
+    ) -> Result<Response, ProxyError> {
         // The accept key a genuine WebSocket handshake answers with; without a key from the
         // client there is no handshake to answer, and no tunnel.
         let accept = upgrade
@@ -118,13 +142,19 @@ impl Upstream {
             .and_then(|_| websocket_accept(req.headers()));
         let upgrade = upgrade.filter(|_| accept.is_some());
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
-        // HTTP/2 clients send :authority instead of Host; the app still wants the public host.
-        if !req.headers().contains_key(HOST) {
-            let host = req.uri().authority().unwrap_or(&self.origin);
-            if let Ok(v) = HeaderValue::from_str(host.as_str()) {
-                req.headers_mut().insert(HOST, v);
-            }
-        }
+        // The client's host, as it named it (HTTP/2 clients send :authority instead of Host).
+        let client_host = match req.headers().get(HOST) {
+            Some(host) => Some(host.clone()),
+            None => req
+                .uri()
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok()),
+        };
+        let host = match (&client_host, self.settings.preserve_host) {
+            (Some(client), true) => client.clone(),
+            _ => self.settings.host.clone(),
+        };
+        req.headers_mut().insert(HOST, host);
         // Origin form (`/path?query`): what an HTTP/1.1 server expects from a client.
         if req.uri().scheme().is_some() || req.uri().authority().is_some() {
             let path = req
@@ -136,14 +166,14 @@ impl Upstream {
         }
         *req.version_mut() = Version::HTTP_11;
         let headers = req.headers_mut();
-        self.set_forwarded(headers, fwd);
+        self.set_forwarded(headers, fwd, client_host);
         if let Some(protocol) = &upgrade {
             headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
             headers.insert(UPGRADE, protocol.clone());
         }
 
         let started = Instant::now();
-        let mut timer = connections.timer(started + self.timeout);
+        let mut timer = connections.timer(started + self.settings.timeout);
         let outcome = {
             let mut sent = pin!(self.send(connections, req));
             std::future::poll_fn(|cx| match sent.as_mut().poll(cx) {
@@ -163,19 +193,19 @@ impl Upstream {
                 match failure {
                     Failure::Connect(e) => tracing::warn!(error = %e, "upstream connection failed"),
                     Failure::ConnectTimeout => tracing::warn!(
-                        timeout_ms = self.connect_timeout.as_millis() as u64,
+                        timeout_ms = self.settings.connect_timeout.as_millis() as u64,
                         "upstream connection timed out"
                     ),
                     Failure::Http(e) => tracing::warn!(error = %e, "upstream request failed"),
                 }
-                return GatewayError::UpstreamUnavailable.into_response();
+                return Err(ProxyError::Unavailable);
             }
             Err(_) => {
                 tracing::warn!(
-                    timeout_ms = self.timeout.as_millis() as u64,
+                    timeout_ms = self.settings.timeout.as_millis() as u64,
                     "upstream timed out"
                 );
-                return GatewayError::UpstreamTimeout.into_response();
+                return Err(ProxyError::Timeout);
             }
         };
         if crate::metrics::installed() {
@@ -196,20 +226,29 @@ impl Upstream {
                     .headers
                     .insert(CONNECTION, HeaderValue::from_static("upgrade"));
                 parts.headers.insert(UPGRADE, protocol);
-                return Response::from_parts(parts, Body::empty());
+                return Ok(Response::from_parts(parts, Body::empty()));
             }
             tracing::warn!("upstream answered 101 without the WebSocket handshake asked for");
-            return GatewayError::UpstreamUnavailable.into_response();
+            return Err(ProxyError::Unavailable);
         }
         let (mut parts, body) = response.into_parts();
         remove_hop_by_hop(&mut parts.headers);
-        Response::from_parts(parts, Body::new(Leased { body, lease }))
+        Ok(Response::from_parts(
+            parts,
+            Body::new(Leased { body, lease }),
+        ))
     }
 }
 
 impl Upstream {
-    /// Sets `X-Forwarded-For` (the client's chain plus its address), `-Proto` and `-Host`.
-    fn set_forwarded(&self, headers: &mut HeaderMap, fwd: &Forwarded<'_>) {
+    /// Sets `X-Forwarded-For` (the client's chain plus its address), `-Proto` and `-Host` (the
+    /// configured one, else `client_host`).
+    fn set_forwarded(
+        &self,
+        headers: &mut HeaderMap,
+        fwd: &Forwarded<'_>,
+        client_host: Option<HeaderValue>,
+    ) {
         // A load balancer in front appends to the chain, so it is kept; apps trust only its
         // right end.
         let prior = fwd
@@ -227,7 +266,10 @@ impl Upstream {
         for (name, value) in [
             (X_FORWARDED_FOR, chain),
             (X_FORWARDED_PROTO, self.proto.clone()),
-            (X_FORWARDED_HOST, self.host.clone()),
+            (
+                X_FORWARDED_HOST,
+                self.settings.forwarded_host.clone().or(client_host),
+            ),
         ] {
             if let Some(value) = value {
                 headers.insert(name, value);
@@ -242,9 +284,10 @@ impl Upstream {
         connections: &Connections,
         mut req: Request<Body>,
     ) -> Result<http::Response<Incoming>, Failure> {
-        if let Some(mut sender) = connections.take_ready() {
+        let origin = &self.settings.origin;
+        if let Some(mut sender) = connections.take_ready(origin) {
             let sent = sender.try_send_request(req);
-            connections.keep(sender);
+            connections.keep(origin, sender);
             match sent.await {
                 Ok(response) => return Ok(response),
                 Err(mut e) => match e.take_message() {
@@ -255,20 +298,21 @@ impl Upstream {
         }
         let mut sender = self.connect(connections).await?;
         let sent = sender.send_request(req);
-        connections.keep(sender);
+        connections.keep(origin, sender);
         sent.await.map_err(Failure::Http)
     }
 
     /// Opens a connection to the upstream, driven by `connections`.
     async fn connect(&self, connections: &Connections) -> Result<SendRequest<Body>, Failure> {
         // An IPv6 literal is bracketed in the authority, not in an address.
-        let host = self.origin.host();
+        let origin = &self.settings.origin;
+        let host = origin.host();
         let host = host
             .strip_prefix('[')
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(host);
-        let address = (host, self.origin.port_u16().unwrap_or(80));
-        let tcp = tokio::time::timeout(self.connect_timeout, TcpStream::connect(address))
+        let address = (host, origin.port_u16().unwrap_or(80));
+        let tcp = tokio::time::timeout(self.settings.connect_timeout, TcpStream::connect(address))
             .await
             .map_err(|_| Failure::ConnectTimeout)?
             .map_err(Failure::Connect)?;
@@ -522,14 +566,18 @@ mod tests {
 
     #[test]
     fn forwarded_chain() {
-        let upstream = Upstream {
+        let settings = |forwarded_host| UpstreamSettings {
             origin: Authority::from_static("127.0.0.1:8080"),
+            host: HeaderValue::from_static("127.0.0.1:8080"),
             timeout: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(1),
-            idle: Duration::from_secs(1),
-            proto: Some(HeaderValue::from_static("https")),
-            host: Some(HeaderValue::from_static("app.example.com")),
+            preserve_host: false,
+            forwarded_host,
         };
+        let public = Some(HeaderValue::from_static("app.example.com"));
+        let upstream = Upstream::new(settings(public), Duration::from_secs(1), "https");
+        let routed = Upstream::new(settings(None), Duration::from_secs(1), "https");
+        let client_host = || Some(HeaderValue::from_static("wiki.example.com"));
         let peer = HeaderValue::from_static("10.0.0.1");
         for (prior, chain) in [
             (Some("203.0.113.9"), "203.0.113.9, 10.0.0.1"),
@@ -541,10 +589,12 @@ mod tests {
                 peer: &peer,
                 prior_for: prior.map(HeaderValue::from_static),
             };
-            upstream.set_forwarded(&mut h, &fwd);
+            upstream.set_forwarded(&mut h, &fwd, client_host());
             assert_eq!(h["x-forwarded-for"], chain);
             assert_eq!(h["x-forwarded-proto"], "https");
             assert_eq!(h["x-forwarded-host"], "app.example.com");
+            routed.set_forwarded(&mut h, &fwd, client_host());
+            assert_eq!(h["x-forwarded-host"], "wiki.example.com");
         }
     }
 

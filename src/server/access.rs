@@ -1,16 +1,18 @@
-//! The access decision for a request: who is asking (authentication, the one step with I/O), then
-//! what the rules say of it ([`Policy::decide`](crate::policy::Policy::decide), a pure function),
-//! with the denial logged and counted. Shared by the proxy and the forward-auth endpoint.
+//! The access decision for a request on a route: who is asking (authentication, the one step
+//! with I/O), then what the route's rules say of it
+//! ([`Policy::decide`](crate::policy::Policy::decide), a pure function), with the denial logged
+//! and counted. Shared by the proxy and the forward-auth endpoint.
 
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::Value;
 
-use super::{AppState, Live};
+use super::AppState;
 use crate::authn::Authn;
 use crate::identity::Claims;
 use crate::policy::{AuthFailure, CanonicalPath, Condition, Decision, Principal, Who};
+use crate::route::Route;
 
 /// What happens to a request: through, with the identity (session or bearer claims) when there
 /// is one and the `Set-Cookie` values of its session; or refused.
@@ -39,11 +41,12 @@ pub(super) enum Refusal {
 }
 
 /// Decides on `method` `path` for the request whose headers are `headers`, by the rules of
-/// `live` (the caller's, so that the identity headers it then adds are of the same generation):
-/// authentication first, then the rules' pure [`Policy::decide`](crate::policy::Policy::decide).
+/// `route` (the caller's, so that the identity headers it then adds are of the same
+/// generation): authentication first, then the rules' pure
+/// [`Policy::decide`](crate::policy::Policy::decide).
 pub(super) async fn decide(
     app: &AppState,
-    live: &Live,
+    route: &Route,
     method: &Method,
     path: &CanonicalPath,
     headers: &HeaderMap,
@@ -62,7 +65,7 @@ pub(super) async fn decide(
         }),
         (None, None) => Who::Anonymous,
     };
-    match live.policy.decide(method, path, who) {
+    match route.policy.decide(method, path, who) {
         Decision::Allow => Access::Allowed { claims, cookies },
         Decision::SignIn => Access::Refused(Refusal::SignIn { cookies }),
         Decision::Fail(failure) => Access::Refused(Refusal::Failed(failure)),
@@ -74,6 +77,7 @@ pub(super) async fn decide(
             // Plain values, for people and log pipelines alike: the rule's index as a number
             // and its pattern as configured (both absent under default deny).
             tracing::warn!(
+                route = route.name.as_str(),
                 rule = denial.rule.map(|r| r.index as u64),
                 rule_path = denial.rule.map(|r| r.path.as_str()),
                 condition = denial.condition.as_str(),
@@ -85,7 +89,8 @@ pub(super) async fn decide(
             let rule = denial
                 .rule
                 .map_or_else(|| "default".to_string(), |r| r.index.to_string());
-            metrics::counter!(crate::metrics::DENIALS, "rule" => rule).increment(1);
+            metrics::counter!(crate::metrics::DENIALS, "route" => route.name.clone(), "rule" => rule)
+                .increment(1);
             let scope = scopes.is_some() && denial.condition == Condition::Scopes;
             Access::Refused(Refusal::Forbidden {
                 claims,

@@ -17,7 +17,6 @@ use crate::authn::Authn;
 use crate::identity::Claims;
 use crate::metrics::{LOGINS, SESSIONS};
 use crate::oidc::{AuthorizeRequest, ExchangeError, Expect, now_secs, random_token};
-use crate::redirect::safe_target;
 use crate::session::{PendingLogin, SaveError, Session};
 use http::StatusCode;
 use serde_json::Value;
@@ -97,7 +96,10 @@ pub(super) async fn start(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let target = safe_target(query_param(query.as_deref(), "rd").as_deref());
+    let target = app
+        .live()
+        .destinations
+        .target(query_param(query.as_deref(), "rd").as_deref());
     begin_login_at(&app, &headers, target)
 }
 
@@ -222,17 +224,22 @@ async fn finish_login(
         "sign-in completed"
     );
     metrics::counter!(SESSIONS, "store" => app.0.sessions.store_name()).increment(1);
-    Ok(with_cookies(
-        redirect(&safe_target(Some(&login.target))),
-        cookies,
-    ))
+    // Checked again: the hosts it may go to are those of the configuration now.
+    let target = app.live().destinations.target(Some(&login.target));
+    Ok(with_cookies(redirect(&target), cookies))
 }
 
 /// `GET /oauth2/sign_out?rd=PATH`: a page asking to confirm, whose button posts the sign-out.
 /// A link or an image on another site can make a browser GET this URL; only a POST from the
 /// gateway's own origin signs out.
-pub(super) async fn confirm_sign_out(RawQuery(query): RawQuery) -> Response {
-    let target = safe_target(query_param(query.as_deref(), "rd").as_deref());
+pub(super) async fn confirm_sign_out(
+    State(app): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let target = app
+        .live()
+        .destinations
+        .target(query_param(query.as_deref(), "rd").as_deref());
     let rd: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
     let action = format!("{SIGN_OUT_PATH}?rd={rd}");
     let body = format!(
@@ -272,7 +279,10 @@ pub(super) async fn sign_out(
         tracing::info!("cross-site sign-out refused");
         return GatewayError::CrossSite.into_response();
     }
-    let target = safe_target(query_param(query.as_deref(), "rd").as_deref());
+    let target = app
+        .live()
+        .destinations
+        .target(query_param(query.as_deref(), "rd").as_deref());
     // With the store away, the browser's cookies are still removed; the server-side copy then
     // ends at its expiry.
     let session = app
@@ -331,7 +341,8 @@ pub(super) async fn sign_out(
 /// `GET /oauth2/signed_out`: the issuer has signed the user out; go where sign-out was asked to.
 pub(super) async fn signed_out(State(app): State<AppState>, headers: HeaderMap) -> Response {
     let (target, clear) = app.0.sessions.take_sign_out_target(&headers);
-    with_cookies(redirect(&safe_target(target.as_deref())), clear)
+    let target = app.live().destinations.target(target.as_deref());
+    with_cookies(redirect(&target), clear)
 }
 
 /// `GET /oauth2/userinfo`: who the session (or bearer token) belongs to, as the upstream sees it.
@@ -387,8 +398,15 @@ fn userinfo_refused(
         headers,
         target: USERINFO_PATH,
         path: None,
+        elsewhere: None,
     };
-    refused(app, &app.live(), Surface::UserInfo, &asked, refusal)
+    refused(
+        app,
+        &app.live().identity,
+        Surface::UserInfo,
+        &asked,
+        refusal,
+    )
 }
 
 #[cfg(test)]

@@ -38,6 +38,11 @@ pub enum GatewayError {
     StoreUnavailable,
     /// The request path cannot be read one way only.
     BadPath,
+    /// The request's host cannot be read one way only (missing, repeated, not a host, or
+    /// another than its target names).
+    BadHost,
+    /// No route covers the request: it reaches no app.
+    NoRoute,
     /// A request that changes state, sent from another site's page.
     CrossSite,
     /// A signed-in user (or nobody, under default deny) refused by the rules; API clients.
@@ -134,6 +139,18 @@ impl IntoResponse for GatewayError {
                 "The request path is not valid.",
                 false,
             ),
+            BadHost => page(
+                StatusCode::BAD_REQUEST,
+                "Bad request",
+                "The request does not name its host one way only.",
+                false,
+            ),
+            NoRoute => page(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "No app is served at this address.",
+                false,
+            ),
             CrossSite => page(
                 StatusCode::FORBIDDEN,
                 "Request refused",
@@ -160,6 +177,15 @@ impl IntoResponse for GatewayError {
                 "The application did not answer in time.",
                 false,
             ),
+        }
+    }
+}
+
+impl From<crate::proxy::ProxyError> for GatewayError {
+    fn from(e: crate::proxy::ProxyError) -> Self {
+        match e {
+            crate::proxy::ProxyError::Unavailable => Self::UpstreamUnavailable,
+            crate::proxy::ProxyError::Timeout => Self::UpstreamTimeout,
         }
     }
 }

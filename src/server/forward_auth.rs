@@ -2,10 +2,12 @@
 //! Envoy `ext_authz`): the proxy asks `/oauth2/auth` about each request and forwards it only on
 //! a 2xx, copying the identity headers it got back.
 //!
-//! The original method and URI come from `X-Forwarded-Method` / `X-Original-Method` and
-//! `X-Forwarded-Uri` / `X-Original-URI` / `X-Original-URL`, believed only from
-//! `[server] trusted_proxies` (which must overwrite every one of them); or, for Envoy's
-//! `path_prefix`, from the request itself (`/oauth2/auth/<original path>`).
+//! The original method, host and URI come from `X-Forwarded-Method` / `X-Original-Method`,
+//! `X-Forwarded-Host`, and `X-Forwarded-Uri` / `X-Original-URI` / `X-Original-URL`, believed
+//! only from `[server] trusted_proxies` (which must overwrite every one of them); or, for Envoy's
+//! `path_prefix`, from the request itself (`/oauth2/auth/<original path>`, its own `Host`). The
+//! host and path choose the route whose rules and headers answer; a request no route covers is
+//! refused with 403, the one refusal every proxy passes on as such.
 //!
 //! Allowed requests get 202, except in the path-prefix form, which gets 200: Envoy's HTTP
 //! authorization service lets a request through on exactly 200.
@@ -20,6 +22,7 @@ use super::auth::with_cookies;
 use super::respond::{self, Asked, Surface};
 use super::{AppState, FORWARD_AUTH_PATH, GatewayError};
 use crate::policy::CanonicalPath;
+use crate::route::{is_authority, request_authority, route_name};
 
 /// Response headers for the proxy, and the identity mapping each is read from.
 const AUTH_REQUEST_HEADERS: [(&str, &str); 4] = [
@@ -45,8 +48,16 @@ pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>
         Err(_) => return GatewayError::BadPath.into_response(),
     };
     let headers = req.headers();
+    let Some(authority) = original_authority(&req, trusted && !prefixed) else {
+        return GatewayError::BadHost.into_response();
+    };
+    let name = route_name(authority);
     let live = app.live();
-    match access::decide(&app, &live, &method, &path, headers).await {
+    let Some(route) = live.routes.choose(&name, &path) else {
+        tracing::info!(host = %name, path = path.as_str(), "forward-auth: no route covers the request");
+        return GatewayError::Forbidden.into_response();
+    };
+    match access::decide(&app, route, &method, &path, headers).await {
         Access::Allowed { claims, cookies } => {
             let status = if prefixed {
                 StatusCode::OK
@@ -55,7 +66,7 @@ pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>
             };
             let mut response = status.into_response();
             if let Some(claims) = &claims {
-                let identity = &live.identity;
+                let identity = &route.identity;
                 let out = response.headers_mut();
                 for (name, mapping) in AUTH_REQUEST_HEADERS {
                     if let Some(v) = identity.mapping(mapping).and_then(|m| m.value(claims)) {
@@ -78,15 +89,29 @@ pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>
                 headers,
                 target: &target,
                 path: Some(&path),
+                elsewhere: live.signs_in_elsewhere(route, &name).then_some(authority),
             };
             respond::refused(
                 &app,
-                &live,
+                &route.identity,
                 Surface::ForwardAuth { redirect },
                 &asked,
                 refusal,
             )
         }
+    }
+}
+
+/// The authority (`host[:port]`) the proxy is asking about: a trusted proxy's
+/// `X-Forwarded-Host`, else the request's own `Host`; `None` when it cannot be read one way.
+fn original_authority(req: &Request<Body>, trusted: bool) -> Option<&str> {
+    let forwarded = trusted
+        .then(|| req.headers().get("x-forwarded-host"))
+        .flatten();
+    match forwarded {
+        // One plain `host[:port]`, as a Host header must be (not a list of them).
+        Some(host) => host.to_str().ok().filter(|h| is_authority(h)),
+        None => request_authority(req.uri(), req.headers()).ok(),
     }
 }
 

@@ -1,5 +1,7 @@
-//! The HTTP server: the routes the gateway owns, the proxy fallback for everything else, and the
-//! state they share.
+//! The HTTP server: accepts connections, serves the paths the gateway owns (`/oauth2/...`,
+//! `/healthz`, `/readyz`), and sends everything else through the proxy path: route (host and
+//! canonical path), authenticate, decide, add the identity, forward. Whatever does not go
+//! through is answered by one mapping ([`respond`]) for the proxy, forward-auth and userinfo.
 
 mod access;
 mod activity;
@@ -37,9 +39,12 @@ pub use error::{GatewayError, escape_html, redirect};
 use crate::authn::Authenticator;
 use crate::config::Settings;
 use crate::identity::IdentityHeaders;
+use crate::metrics::RequestCounter;
 use crate::oidc::Issuer;
-use crate::policy::{CanonicalPath, Policy};
-use crate::proxy::{Forwarded, Upstream};
+use crate::policy::CanonicalPath;
+use crate::proxy::Forwarded;
+use crate::redirect::Destinations;
+use crate::route::{Route, Routes, request_authority, route_name};
 use crate::session::Sessions;
 use access::Access;
 use futures_util::FutureExt;
@@ -68,20 +73,52 @@ pub const HEALTHZ_PATH: &str = "/healthz";
 /// Readiness: the issuer has been discovered and the session store answers.
 pub const READYZ_PATH: &str = "/readyz";
 
+/// Paths the gateway answers itself on every host, whatever the routes say.
+pub const OWNED_PATHS: [&str; 9] = [
+    START_PATH,
+    CALLBACK_PATH,
+    SIGN_OUT_PATH,
+    SIGNED_OUT_PATH,
+    BACKCHANNEL_LOGOUT_PATH,
+    FORWARD_AUTH_PATH,
+    USERINFO_PATH,
+    HEALTHZ_PATH,
+    READYZ_PATH,
+];
+
 /// The part of the configuration a reload replaces.
 struct Live {
-    /// `[policy]` and `[[rules]]`.
-    policy: Policy,
-    /// The identity headers.
+    /// The routes, with their rules, identity headers and upstreams.
+    routes: Routes,
+    /// The global identity headers (`/oauth2/userinfo` answers with them).
     identity: IdentityHeaders,
+    /// Where a browser may be sent after sign-in or sign-out.
+    destinations: Destinations,
+    /// The public URL's host, as routes are matched (a route of another host signs in there).
+    public_name: String,
 }
 
-impl From<&Settings> for Live {
-    fn from(s: &Settings) -> Self {
+impl Live {
+    fn new(s: &Settings) -> Self {
+        let server = &s.server;
+        let hosts = s.routes.iter().filter_map(|r| r.host.clone());
         Self {
-            policy: s.policy.clone(),
+            routes: Routes::new(
+                &s.routes,
+                &s.identity,
+                server.idle_timeout,
+                &server.public_scheme,
+            ),
             identity: s.identity.clone(),
+            destinations: Destinations::new(&server.public_url, hosts),
+            public_name: route_name(&server.public_host).into_owned(),
         }
+    }
+
+    /// Whether a request to host `name` on `route` signs in on the public URL's host rather than
+    /// its own: the route names its host, and it is not the public one.
+    fn signs_in_elsewhere(&self, route: &Route, name: &str) -> bool {
+        route.host.is_some() && name != self.public_name
     }
 }
 
@@ -98,7 +135,6 @@ struct Inner {
     sessions: Arc<Sessions>,
     authn: Authenticator,
     counters: observe::RequestCounters,
-    upstream: Upstream,
 }
 
 impl AppState {
@@ -107,11 +143,10 @@ impl AppState {
         let issuer = Arc::new(Issuer::new(settings.oidc.clone()).map_err(|e| e.to_string())?);
         let sessions = Arc::new(Sessions::new(&settings)?);
         Ok(Self(Arc::new(Inner {
-            live: ArcSwap::from_pointee(Live::from(&settings)),
+            live: ArcSwap::from_pointee(Live::new(&settings)),
             authn: Authenticator::new(&settings, issuer.clone(), sessions.clone())?,
             sessions,
             counters: observe::RequestCounters::register(),
-            upstream: Upstream::new(&settings.upstream, &settings.server),
             issuer,
             settings,
         })))
@@ -122,15 +157,20 @@ impl AppState {
         self.0.live.load()
     }
 
-    /// Takes the rules and header mappings of a newly loaded configuration. Everything else
-    /// needs a restart.
+    /// Takes the routes (with their rules and upstreams) and header mappings of a newly loaded
+    /// configuration. Everything else needs a restart.
     pub fn reload(&self, settings: &Settings) {
-        self.0.live.store(Arc::new(Live::from(settings)));
-        for warning in settings.policy.lint() {
+        self.0.live.store(Arc::new(Live::new(settings)));
+        for warning in crate::route::lint(&settings.routes, &OWNED_PATHS) {
             tracing::warn!("{warning}");
         }
         tracing::info!(
-            rules = settings.policy.rules.len(),
+            routes = settings.routes.len(),
+            rules = settings
+                .routes
+                .iter()
+                .map(|r| r.policy.rules.len())
+                .sum::<usize>(),
             "configuration reloaded"
         );
     }
@@ -194,10 +234,11 @@ impl hyper::service::Service<Request<Incoming>> for Gateway {
                     Target::Proxy => forward(app, req, &client).await,
                     Target::Auth | Target::Health => {
                         req.extensions_mut().insert(client);
-                        match routes.oneshot(req).await {
+                        let response = match routes.oneshot(req).await {
                             Ok(response) => response,
                             Err(never) => match never {},
-                        }
+                        };
+                        (response, None)
                     }
                 }
             });
@@ -313,58 +354,80 @@ async fn proxy(
     Extension(client): Extension<ClientConnection>,
     req: Request<Body>,
 ) -> Response {
-    forward(&app, req, &client).await
+    forward(&app, req, &client).await.0
 }
 
-/// Everything the gateway does not own: allowed requests go upstream, on their canonical path,
-/// with identity headers; others are sent to sign in, refused, or told to retry.
-async fn forward(app: &AppState, mut req: Request<Body>, client: &ClientConnection) -> Response {
+/// Everything the gateway does not own: the request's route is found by its host and canonical
+/// path; allowed requests go to the route's app, on the canonical path (without the route's
+/// prefix if it strips it), with identity headers; others are sent to sign in, refused, or told
+/// to retry. Also gives the route's request counter, when a route took the request.
+async fn forward(
+    app: &AppState,
+    mut req: Request<Body>,
+    client: &ClientConnection,
+) -> (Response, Option<Arc<RequestCounter>>) {
     let path = match CanonicalPath::parse(req.uri().path()) {
         Ok(p) => p,
         Err(e) => {
             tracing::info!(error = %e, "request path refused");
-            return GatewayError::BadPath.into_response();
+            return (GatewayError::BadPath.into_response(), None);
         }
     };
+    let authority = match request_authority(req.uri(), req.headers()) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::info!(error = e.as_str(), "request host refused");
+            return (GatewayError::BadHost.into_response(), None);
+        }
+    };
+    let name = route_name(authority);
     let live = app.live();
-    let (claims, cookies) =
-        match access::decide(app, &live, req.method(), &path, req.headers()).await {
-            Access::Allowed { claims, cookies } => (claims, cookies),
-            Access::Refused(refusal) => {
-                let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
-                let asked = Asked {
-                    method: req.method(),
-                    headers: req.headers(),
-                    target,
-                    path: Some(&path),
-                };
-                return respond::refused(app, &live, Surface::Proxy, &asked, refusal);
-            }
-        };
+    let Some(route) = live.routes.choose(&name, &path) else {
+        return (GatewayError::NoRoute.into_response(), None);
+    };
+    let counter = Some(route.requests.clone());
+    let elsewhere = live.signs_in_elsewhere(route, &name);
+    let (claims, cookies) = match access::decide(app, route, req.method(), &path, req.headers())
+        .await
+    {
+        Access::Allowed { claims, cookies } => (claims, cookies),
+        Access::Refused(refusal) => {
+            let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            let asked = Asked {
+                method: req.method(),
+                headers: req.headers(),
+                target,
+                path: Some(&path),
+                elsewhere: elsewhere.then_some(authority),
+            };
+            let response = respond::refused(app, &route.identity, Surface::Proxy, &asked, refusal);
+            return (response, counter);
+        }
+    };
     // The upstream gets the path that was authorized, never another reading of it. (Usually
     // the two are the same text, and the request's URI stands.)
-    if path.as_str() != req.uri().path() {
+    let sent = route.upstream_path(&path);
+    if sent != req.uri().path() {
         let target = match req.uri().query() {
-            Some(q) => format!("{}?{q}", path.as_str()),
-            None => path.as_str().to_string(),
+            Some(q) => format!("{sent}?{q}"),
+            None => sent.to_string(),
         };
         let mut parts = req.uri().clone().into_parts();
         parts.path_and_query = PathAndQuery::try_from(target).ok();
         match Uri::from_parts(parts) {
             Ok(uri) => *req.uri_mut() = uri,
-            Err(_) => return GatewayError::BadPath.into_response(),
+            Err(_) => return (GatewayError::BadPath.into_response(), counter),
         }
     }
-    let identity = &live.identity;
     let headers = req.headers_mut();
     let prior_for = headers.get(crate::proxy::X_FORWARDED_FOR).cloned();
     // Order matters: hop-by-hop headers (and whatever `Connection` names) and client copies of
-    // managed headers go first; only then are the verified values added.
+    // managed headers (those of every route) go first; only then are the verified values added.
     let upgrade = crate::proxy::take_hop_by_hop(headers);
-    identity.strip(headers);
+    live.routes.strip(headers);
     app.0.sessions.jar().strip(headers);
     if let Some(claims) = &claims {
-        identity.apply(claims, headers);
+        route.identity.apply(claims, headers);
     }
     let fwd = Forwarded {
         peer: &client.address,
@@ -372,8 +435,7 @@ async fn forward(app: &AppState, mut req: Request<Body>, client: &ClientConnecti
     };
     // The response's body (or a WebSocket tunnel) may go on long after this returns: the
     // connection is in use while it moves.
-    let mut response = app
-        .0
+    let forwarded = route
         .upstream
         .forward(
             req,
@@ -383,12 +445,16 @@ async fn forward(app: &AppState, mut req: Request<Body>, client: &ClientConnecti
             client.activity.lease(),
         )
         .await;
+    let mut response = match forwarded {
+        Ok(response) => response,
+        Err(e) => GatewayError::from(e).into_response(),
+    };
     if !cookies.is_empty() {
         // The session cookie rides on the app's response: a shared cache must not keep it, or
         // it would hand this user's session to the next visitor.
         keep_private(response.headers_mut());
     }
-    auth::with_cookies(response, cookies)
+    (auth::with_cookies(response, cookies), counter)
 }
 
 /// Marks a response that carries a user's `Set-Cookie` as private: `public` and `s-maxage` go,

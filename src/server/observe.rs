@@ -6,23 +6,25 @@ use std::time::Instant;
 
 use std::future::Future;
 
+use std::sync::Arc;
+
 use axum::extract::Request;
 use axum::response::Response;
-use http::{HeaderName, HeaderValue, StatusCode};
-use metrics::Counter;
+use http::{HeaderName, HeaderValue};
 
 use super::AppState;
-use crate::metrics::REQUESTS;
+use crate::metrics::RequestCounter;
 
 /// The request id header.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest request id taken from a client.
 const MAX_REQUEST_ID_LEN: usize = 128;
 
-/// Where a request goes, by its path; also its `route` label in metrics and logs.
+/// Where a request goes, by its path. A proxied request's `route` label in metrics and logs is
+/// its route's name; the others are labelled by their target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Target {
-    /// Anything the gateway does not own.
+    /// Anything the gateway does not own (labelled `none` if no route takes it).
     Proxy,
     /// `/oauth2/…`.
     Auth,
@@ -41,29 +43,31 @@ impl Target {
             Self::Proxy
         }
     }
-
-    fn label(self) -> &'static str {
-        ROUTES[self as usize]
-    }
 }
 
-const ROUTES: [&str; 3] = ["proxy", "auth", "health"];
-const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
-
-/// `portcullis_requests_total` handles, registered once so counting is an atomic add.
-pub(super) struct RequestCounters([[Counter; 5]; 3]);
+/// `portcullis_requests_total` of the requests no route counts: the gateway's own (`auth`,
+/// `health`), and those no route took (`none`). Each route has its own.
+pub(super) struct RequestCounters {
+    auth: RequestCounter,
+    health: RequestCounter,
+    none: RequestCounter,
+}
 
 impl RequestCounters {
     pub(super) fn register() -> Self {
-        Self(ROUTES.map(|route| {
-            STATUS_CLASSES
-                .map(|status| metrics::counter!(REQUESTS, "route" => route, "status" => status))
-        }))
+        Self {
+            auth: RequestCounter::register("auth"),
+            health: RequestCounter::register("health"),
+            none: RequestCounter::register("none"),
+        }
     }
 
-    fn count(&self, target: Target, status: StatusCode) {
-        let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
-        self.0[target as usize][class].increment(1);
+    fn of(&self, target: Target) -> &RequestCounter {
+        match target {
+            Target::Proxy => &self.none,
+            Target::Auth => &self.auth,
+            Target::Health => &self.health,
+        }
     }
 }
 
@@ -86,14 +90,15 @@ fn new_request_id() -> HeaderValue {
     HeaderValue::from_bytes(&text).unwrap_or(HeaderValue::from_static("-"))
 }
 
-/// Observes the request while `handle` answers it (told where the request goes).
+/// Observes the request while `handle` answers it (told where the request goes; it gives the
+/// counter of the route that took the request, if one did).
 pub(super) async fn observe<F>(
     app: &AppState,
     mut req: Request,
     handle: impl FnOnce(Request, Target) -> F,
 ) -> Response
 where
-    F: Future<Output = Response>,
+    F: Future<Output = (Response, Option<Arc<RequestCounter>>)>,
 {
     let id = match req.headers().get(&REQUEST_ID) {
         Some(v) if well_formed(v) => v.clone(),
@@ -106,10 +111,13 @@ where
         let start = Instant::now();
         (start, req.method().clone(), req.uri().path().to_string())
     });
-    let mut response = handle(req, target).await;
+    let (mut response, routed) = handle(req, target).await;
     response.headers_mut().insert(REQUEST_ID, id.clone());
     let status = response.status();
-    app.0.counters.count(target, status);
+    let counter = routed
+        .as_deref()
+        .unwrap_or_else(|| app.0.counters.of(target));
+    counter.count(status);
     if let Some((start, method, path)) = logged {
         tracing::info!(
             target: "portcullis::access",
@@ -118,7 +126,7 @@ where
             path = %path,
             status = status.as_u16(),
             duration_ms = start.elapsed().as_secs_f64() * 1000.0,
-            route = target.label(),
+            route = counter.route(),
             "request"
         );
     }

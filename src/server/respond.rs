@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 
 use super::access::Refusal;
 use super::auth::{accepts_html, begin_login_at, is_page_load, with_cookies};
-use super::{AppState, GatewayError, Live, SIGN_OUT_PATH, START_PATH, error, escape_html};
+use super::{AppState, GatewayError, SIGN_OUT_PATH, START_PATH, error, escape_html, redirect};
+use crate::identity::IdentityHeaders;
 use crate::policy::{AuthFailure, CanonicalPath};
 use crate::redirect::safe_target;
 
@@ -27,20 +28,50 @@ pub(super) enum Surface {
 }
 
 /// What was asked: the original request's method, headers, target (path and query, where a
-/// sign-in returns to) and canonical path.
+/// sign-in returns to) and canonical path; and, when its route's host signs in on the public
+/// URL's host rather than its own, its authority (`host[:port]`).
 pub(super) struct Asked<'a> {
     pub(super) method: &'a Method,
     pub(super) headers: &'a HeaderMap,
     pub(super) target: &'a str,
     pub(super) path: Option<&'a CanonicalPath>,
+    pub(super) elsewhere: Option<&'a str>,
+}
+
+impl Asked<'_> {
+    /// Where the gateway's own pages are, seen from the page asked for: its own host (relative
+    /// links), or the public URL's.
+    fn gateway<'s>(&self, app: &'s AppState) -> &'s str {
+        match self.elsewhere {
+            Some(_) => &app.0.settings.server.public_origin,
+            None => "",
+        }
+    }
+
+    /// `path` (and query) on the host asked for, as a browser on the gateway's pages must be
+    /// sent back to it: relative on the same host, absolute from the public URL's.
+    fn back_to(&self, app: &AppState, path: &str) -> String {
+        match self.elsewhere {
+            Some(authority) => format!(
+                "{}://{authority}{path}",
+                app.0.settings.server.public_scheme
+            ),
+            None => path.to_string(),
+        }
+    }
+}
+
+/// `value` percent-encoded for a query string.
+fn query_value(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// The response to `refusal` on `surface`, with the refusal's `Set-Cookie` values.
-/// `live` is the generation of the rules and headers the decision was made with: the 403 page
-/// names the user by them.
+/// `identity` is the route's identity headers the decision was made with: the 403 page names
+/// the user by them.
 pub(super) fn refused(
     app: &AppState,
-    live: &Live,
+    identity: &IdentityHeaders,
     surface: Surface,
     asked: &Asked<'_>,
     refusal: Refusal,
@@ -53,10 +84,19 @@ pub(super) fn refused(
                 Surface::ForwardAuth { redirect } => redirect,
                 Surface::UserInfo => false,
             };
-            let response = if may_redirect && is_page_load(asked.method, asked.headers) {
-                begin_login_at(app, asked.headers, safe_target(Some(asked.target)))
-            } else {
+            let response = if !may_redirect || !is_page_load(asked.method, asked.headers) {
                 GatewayError::Unauthorized.into_response()
+            } else if asked.elsewhere.is_some() {
+                // Sign-in state is kept on the public URL's host, where the callback lands: the
+                // browser starts there, and comes back to this very URL.
+                let back = asked.back_to(app, &safe_target(Some(asked.target)));
+                redirect(&format!(
+                    "{}{START_PATH}?rd={}",
+                    asked.gateway(app),
+                    query_value(&back)
+                ))
+            } else {
+                begin_login_at(app, asked.headers, safe_target(Some(asked.target)))
             };
             (response, cookies)
         }
@@ -68,8 +108,7 @@ pub(super) fn refused(
             let response = if scope {
                 GatewayError::InsufficientScope.into_response()
             } else if surface == Surface::Proxy {
-                let path = asked.path.map_or("/", CanonicalPath::as_str);
-                forbidden(live, asked.headers, claims.as_deref().map(|c| &**c), path)
+                forbidden(app, identity, asked, claims.as_deref().map(|c| &**c))
             } else {
                 GatewayError::Forbidden.into_response()
             };
@@ -92,16 +131,15 @@ fn failed(failure: AuthFailure) -> Response {
 /// A request refused by the rules: a page saying who the user is and how to sign in as someone
 /// else for browsers, JSON for API clients.
 fn forbidden(
-    live: &Live,
-    headers: &HeaderMap,
+    app: &AppState,
+    identity: &IdentityHeaders,
+    asked: &Asked<'_>,
     claims: Option<&Map<String, Value>>,
-    path: &str,
 ) -> Response {
-    if !accepts_html(headers) {
+    if !accepts_html(asked.headers) {
         return GatewayError::Forbidden.into_response();
     }
     let who = claims.map(|claims| {
-        let identity = &live.identity;
         [
             "x-forwarded-email",
             "x-forwarded-preferred-username",
@@ -115,20 +153,18 @@ fn forbidden(
         })
         .unwrap_or_default()
     });
-    let retry: String = url::form_urlencoded::byte_serialize(
-        format!(
-            "{START_PATH}?rd={}",
-            url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
-        )
-        .as_bytes(),
-    )
-    .collect();
+    let gateway = asked.gateway(app);
+    let path = asked.path.map_or("/", CanonicalPath::as_str);
+    let back = asked.back_to(app, path);
+    let retry = query_value(&format!("{gateway}{START_PATH}?rd={}", query_value(&back)));
     let body = match who {
         Some(who) => format!(
             "<p>You are signed in as <strong>{}</strong>, and this account may not open this page.</p>\
-             <p><a href=\"{SIGN_OUT_PATH}?rd={retry}\">Sign in as someone else</a> \
-             or <a href=\"{SIGN_OUT_PATH}\">sign out</a>.</p>",
-            escape_html(&who)
+             <p><a href=\"{}\">Sign in as someone else</a> \
+             or <a href=\"{}\">sign out</a>.</p>",
+            escape_html(&who),
+            escape_html(&format!("{gateway}{SIGN_OUT_PATH}?rd={retry}")),
+            escape_html(&format!("{gateway}{SIGN_OUT_PATH}")),
         ),
         None => "<p>This page is not available.</p>".to_string(),
     };

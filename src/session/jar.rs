@@ -2,7 +2,9 @@
 //!
 //! Every cookie of the gateway is named `{base}` or `{base}_{something}`, where `base` is
 //! `session.cookie_name`, prefixed with `__Host-` on https (which makes browsers refuse it unless
-//! it is Secure, host-only and for path `/`).
+//! it is Secure, host-only and for path `/`). With `session.cookie_domain` the session cookies
+//! carry that `Domain`, which `__Host-` forbids: the prefix is then `__Secure-` (Secure only).
+//! The other cookies (a sign-in in progress, a sign-out's target) stay host-only either way.
 
 use std::borrow::Cow;
 
@@ -72,12 +74,19 @@ fn cookie_pieces(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
 pub struct CookieJar {
     base: String,
     secure: bool,
+    /// `; Domain=...` for the session cookies, or empty.
+    domain: String,
 }
 
 impl CookieJar {
-    /// A jar for cookies named after `base`.
-    pub fn new(base: String, secure: bool) -> Self {
-        Self { base, secure }
+    /// A jar for cookies named after `base`, whose session cookies are valid for `domain` and
+    /// its subdomains when one is given (else for the host that set them alone).
+    pub fn new(base: String, secure: bool, domain: Option<&str>) -> Self {
+        Self {
+            base,
+            secure,
+            domain: domain.map(|d| format!("; Domain={d}")).unwrap_or_default(),
+        }
     }
 
     /// The session cookie's name (the first chunk's too).
@@ -112,11 +121,20 @@ impl CookieJar {
         format!("{}_signout", self.base)
     }
 
-    /// `Set-Cookie` for `name=value`, valid for `max_age` seconds.
+    /// `Set-Cookie` for `name=value`, valid for `max_age` seconds, for this host alone.
     pub fn set(&self, name: &str, value: &str, max_age: u64) -> Option<HeaderValue> {
+        self.cookie(name, value, max_age, "")
+    }
+
+    /// `Set-Cookie` for a session cookie: for the cookie domain, when there is one.
+    fn set_session(&self, name: &str, value: &str, max_age: u64) -> Option<HeaderValue> {
+        self.cookie(name, value, max_age, &self.domain)
+    }
+
+    fn cookie(&self, name: &str, value: &str, max_age: u64, domain: &str) -> Option<HeaderValue> {
         let secure = if self.secure { "; Secure" } else { "" };
         HeaderValue::from_str(&format!(
-            "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+            "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}{domain}"
         ))
         .ok()
     }
@@ -188,12 +206,16 @@ impl CookieJar {
         if !sealed.is_empty() {
             if sealed.len() <= chunk_size {
                 written.push(self.base.clone());
-                out.extend(self.set(&self.base, sealed, max_age));
+                out.extend(self.set_session(&self.base, sealed, max_age));
             } else {
                 // Sealed values are ASCII, so byte chunks are valid strings.
                 for (i, chunk) in sealed.as_bytes().chunks(chunk_size).enumerate() {
                     let name = self.chunk_name(i);
-                    out.extend(self.set(&name, std::str::from_utf8(chunk).unwrap_or(""), max_age));
+                    out.extend(self.set_session(
+                        &name,
+                        std::str::from_utf8(chunk).unwrap_or(""),
+                        max_age,
+                    ));
                     written.push(name);
                 }
             }
@@ -207,7 +229,7 @@ impl CookieJar {
             // The base name, or the base name, `_` and digits: text.
             let name = std::str::from_utf8(name).unwrap_or_default();
             if !written.iter().any(|w| w == name) {
-                out.extend(self.expire(name));
+                out.extend(self.set_session(name, "", 0));
             }
         }
         out
@@ -264,7 +286,7 @@ mod tests {
 
     #[test]
     fn chunks_round_trip_and_stale_chunks_are_cleared() {
-        let jar = CookieJar::new("pc".into(), false);
+        let jar = CookieJar::new("pc".into(), false, None);
         let value = "x".repeat(25);
         let mut request = headers("pc=old; pc_3=old; other=1");
         // A chunk whose value is not text is read (and fails to open), so it is cleared too.
@@ -296,7 +318,7 @@ mod tests {
 
     #[test]
     fn each_chunk_has_one_name() {
-        let jar = CookieJar::new("pc".into(), false);
+        let jar = CookieJar::new("pc".into(), false, None);
         for (name, index) in [
             ("pc", Some(None)),
             ("pc_0", Some(Some(0))),
@@ -325,14 +347,30 @@ mod tests {
 
     #[test]
     fn secure_jar_sets_secure() {
-        let jar = CookieJar::new("__Host-pc".into(), true);
+        let jar = CookieJar::new("__Host-pc".into(), true, None);
         let v = jar.set("__Host-pc", "v", 5).unwrap();
         assert!(v.to_str().unwrap().ends_with("; Secure"));
     }
 
     #[test]
+    fn a_cookie_domain_goes_on_session_cookies_only() {
+        let jar = CookieJar::new("__Secure-pc".into(), true, Some("example.com"));
+        let session = jar.write_chunks("v", 10, 60, &headers("__Secure-pc_0=old"));
+        let session: Vec<&str> = session.iter().map(|v| v.to_str().unwrap()).collect();
+        assert_eq!(
+            session,
+            [
+                "__Secure-pc=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure; Domain=example.com",
+                "__Secure-pc_0=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure; Domain=example.com",
+            ]
+        );
+        let login = jar.set(&jar.login_name("abcdef"), "x", 5).unwrap();
+        assert!(!login.to_str().unwrap().contains("Domain"), "{login:?}");
+    }
+
+    #[test]
     fn own_cookies_are_stripped() {
-        let jar = CookieJar::new("pc".into(), false);
+        let jar = CookieJar::new("pc".into(), false, None);
         let mut h = headers("a=1; pc=s; pc_0=x; pc_login_abc=y; pcx=keep; b=\"q\"; flag");
         h.append(
             COOKIE,

@@ -238,10 +238,13 @@ pub struct Sessions {
 impl Sessions {
     /// Session handling for `settings`.
     pub fn new(settings: &Settings) -> Result<Self, String> {
-        let base = if settings.server.secure_cookies() {
-            format!("__Host-{}", settings.session.cookie_name)
-        } else {
-            settings.session.cookie_name.clone()
+        let domain = settings.session.cookie_domain.as_deref();
+        let base = match (settings.server.secure_cookies(), domain) {
+            (true, None) => format!("__Host-{}", settings.session.cookie_name),
+            // `__Host-` forbids a Domain; `__Secure-` still makes browsers refuse the cookie
+            // from plain http.
+            (true, Some(_)) => format!("__Secure-{}", settings.session.cookie_name),
+            (false, _) => settings.session.cookie_name.clone(),
         };
         let opened = matches!(settings.session.store, StoreSettings::Cookie)
             .then(|| crate::cache::VerifiedCache::new(SESSION_CACHE_BYTES));
@@ -253,7 +256,7 @@ impl Sessions {
         };
         Ok(Self {
             codec: Codec::new(settings.session.secret.expose().as_bytes(), "cookie v1"),
-            jar: CookieJar::new(base, settings.server.secure_cookies()),
+            jar: CookieJar::new(base, settings.server.secure_cookies(), domain),
             idle_timeout: settings.session.idle_timeout,
             email: settings.oidc.email_trust,
             backend,
@@ -464,7 +467,7 @@ impl Sessions {
         )
     }
 
-    /// The remembered post-sign-out target (unchecked; callers pass it through `redirect::safe_target`)
+    /// The remembered post-sign-out target (unchecked; callers pass it through `redirect::Destinations::target`)
     /// and the `Set-Cookie` that forgets it.
     pub fn take_sign_out_target(
         &self,

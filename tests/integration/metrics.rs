@@ -47,7 +47,7 @@ async fn metrics_are_served_on_their_own_listener() {
         r#"portcullis_logins_total{event="failed",reason="bad_request"}"#,
         r#"portcullis_jwks_fetches_total{result="ok"}"#,
         r#"portcullis_sessions_created_total{store="cookie"}"#,
-        r#"portcullis_denials_total{rule="0"}"#,
+        r#"portcullis_denials_total{route="proxy",rule="0"}"#,
     ] {
         assert!(text.contains(expected), "{expected} missing from:\n{text}");
     }

@@ -81,6 +81,18 @@ pub fn config(
     oidc_extra: &str,
     session_extra: &str,
 ) -> String {
+    let app = format!("[upstream]\nurl = \"{upstream}\"\ntimeout = \"1s\"\n");
+    config_for(gateway_url, issuer, &app, oidc_extra, session_extra)
+}
+
+/// Like [`config`], with `apps` (an `[upstream]` section, or `[[routes]]`) for the apps.
+pub fn config_for(
+    gateway_url: &str,
+    issuer: &MockIssuer,
+    apps: &str,
+    oidc_extra: &str,
+    session_extra: &str,
+) -> String {
     let secret = if issuer.confidential() {
         format!("client_secret = \"{CLIENT_SECRET}\"")
     } else {
@@ -92,9 +104,7 @@ pub fn config(
 listen = "127.0.0.1:0"
 public_url = "{gateway_url}"
 
-[upstream]
-url = "{upstream}"
-timeout = "1s"
+{apps}
 
 [oidc]
 issuer = "{issuer_url}"
@@ -203,18 +213,26 @@ impl Default for Browser {
 
 impl Browser {
     pub fn new() -> Self {
+        Self::resolving(&[], "127.0.0.1:0".parse().unwrap())
+    }
+
+    /// A browser for which each of `names` is at `addr` (host names a gateway routes by, all on
+    /// loopback).
+    pub fn resolving(names: &[&str], addr: SocketAddr) -> Self {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let mut headers = HeaderMap::new();
         headers.insert(
             reqwest::header::ACCEPT,
             "text/html,application/xhtml+xml,*/*;q=0.8".parse().unwrap(),
         );
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
-            .default_headers(headers)
-            .build()
-            .unwrap();
+            .default_headers(headers);
+        for name in names {
+            builder = builder.resolve(name, addr);
+        }
+        let client = builder.build().unwrap();
         Self { client, jar }
     }
 
