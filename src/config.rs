@@ -751,11 +751,12 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
                         .into(),
                 );
             }
-            Some(validate_routes(routes, &defaults, &mut errors))
+            let reach = server.as_ref().zip(session.as_ref());
+            Some(validate_routes(routes, &defaults, reach, &mut errors))
         }
     };
-    if let (Some(server), Some(session), Some(routes)) = (&server, &session, &routes) {
-        check_cookie_reach(server, session, routes, &mut errors);
+    if let (Some(server), Some(session)) = (&server, &session) {
+        check_cookie_domain(server, session, &mut errors);
     }
     let bearer = validate_bearer(bearer, oidc.as_ref(), &mut errors);
     let log = validate_log(log, &mut errors);
@@ -1131,6 +1132,7 @@ fn upstream_settings(
 fn validate_routes(
     raw: Vec<RawRoute>,
     defaults: &PolicyDefaults,
+    reach: Option<(&ServerSettings, &SessionSettings)>,
     errors: &mut Vec<String>,
 ) -> Vec<RouteSettings> {
     if raw.is_empty() {
@@ -1140,6 +1142,8 @@ fn validate_routes(
         errors.push(format!("routes: at most {MAX_ROUTES} routes"));
     }
     let mut routes: Vec<RouteSettings> = Vec::new();
+    // Where each route of `routes` is in the configuration (those with errors are left out).
+    let mut at: Vec<usize> = Vec::new();
     for (i, r) in raw.into_iter().enumerate() {
         let key = format!("routes[{i}]");
         let name = match r.name.as_deref().map(str::trim) {
@@ -1166,7 +1170,10 @@ fn validate_routes(
             }
             Some(n) => {
                 if let Some(j) = routes.iter().position(|o| o.name == n) {
-                    errors.push(format!("{key}.name: {n:?} is also the name of routes[{j}]"));
+                    errors.push(format!(
+                        "{key}.name: {n:?} is also the name of routes[{}]",
+                        at[j]
+                    ));
                 }
                 Some(n.to_string())
             }
@@ -1176,6 +1183,11 @@ fn validate_routes(
                 .map_err(|why| errors.push(format!("{key}.host: {why}")))
                 .ok()
         });
+        if let (Some(host), Some((server, session))) = (&host, reach) {
+            if let Err(why) = cookie_reaches(host, server, session) {
+                errors.push(format!("{key}.host: {why}"));
+            }
+        }
         let path_text = r.path.unwrap_or_else(|| "/".to_string());
         let path = route_path(&path_text)
             .map_err(|why| errors.push(format!("{key}.path: {why}")))
@@ -1213,11 +1225,13 @@ fn validate_routes(
             .position(|o| o.host == host && o.path.as_str() == path.as_str())
         {
             errors.push(format!(
-                "{key}: routes[{j}] has the same host and path ({} {}); one of them could never be reached",
+                "{key}: routes[{}] has the same host and path ({} {}); one of them could never be reached",
+                at[j],
                 host.as_ref().map_or("any host".to_string(), ToString::to_string),
                 path.as_str()
             ));
         }
+        at.push(i);
         routes.push(RouteSettings {
             name,
             host,
@@ -1245,17 +1259,13 @@ fn route_path(text: &str) -> Result<PathPattern, String> {
     PathPattern::parse(if plain.is_empty() { "/" } else { plain })
 }
 
-/// Whether the session cookie reaches every host a route names: the public URL's host alone
-/// without `session.cookie_domain`, the domain and every host below it with one. A route host
-/// the cookie never reaches would send its users through sign-in again and again.
-fn check_cookie_reach(
+/// Whether `session.cookie_domain` covers the public URL's host, where the session cookie is set.
+fn check_cookie_domain(
     server: &ServerSettings,
     session: &SessionSettings,
-    routes: &[RouteSettings],
     errors: &mut Vec<String>,
 ) {
-    let public = crate::route::route_name(&server.public_host);
-    let public = HostPattern::Exact(public.into_owned());
+    let public = public_host(server);
     if let Some(domain) = &session.cookie_domain {
         if !public.is_within(domain) {
             errors.push(format!(
@@ -1263,22 +1273,29 @@ fn check_cookie_reach(
             ));
         }
     }
-    for (i, route) in routes.iter().enumerate() {
-        let Some(host) = &route.host else { continue };
-        let reached = match &session.cookie_domain {
-            Some(domain) => host.is_within(domain),
-            None => *host == public,
-        };
-        if !reached {
-            errors.push(match &session.cookie_domain {
-                Some(domain) => format!(
-                    "routes[{i}].host: {host} is not {domain} or below it (session.cookie_domain): the session cookie would never reach it"
-                ),
-                None => format!(
-                    "routes[{i}].host: {host} is not server.public_url's host: set session.cookie_domain to a domain covering both, or the session cookie would never reach it"
-                ),
-            });
-        }
+}
+
+/// The public URL's host, as a route's host would name it.
+fn public_host(server: &ServerSettings) -> HostPattern {
+    HostPattern::Exact(crate::route::route_name(&server.public_host).into_owned())
+}
+
+/// Whether the session cookie reaches `host`: only the public URL's host without
+/// `session.cookie_domain`, the domain and every host below it with one. A route host the
+/// cookie never reaches would send its users through sign-in again and again.
+fn cookie_reaches(
+    host: &HostPattern,
+    server: &ServerSettings,
+    session: &SessionSettings,
+) -> Result<(), String> {
+    match &session.cookie_domain {
+        Some(domain) if !host.is_within(domain) => Err(format!(
+            "{host} is not {domain} or below it (session.cookie_domain): the session cookie would never reach it"
+        )),
+        None if *host != public_host(server) => Err(format!(
+            "{host} is not server.public_url's host: set session.cookie_domain to a domain covering both, or the session cookie would never reach it"
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -2160,6 +2177,183 @@ mod tests {
         ] {
             assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
         }
+    }
+
+    /// MINIMAL without its `[upstream]`, for configurations with `[[routes]]`.
+    fn without_upstream() -> String {
+        MINIMAL.replace("[upstream]\n        url = \"http://127.0.0.1:8080\"\n", "")
+    }
+
+    #[test]
+    fn routes_are_read_with_rules_under_their_prefix() {
+        let cfg = format!(
+            r#"{}
+            [policy]
+            default = "deny"
+            [[headers]]
+            name = "X-Team"
+            claim = "custom:team"
+            [[routes]]
+            name = "grafana"
+            path = "/grafana/"
+            upstream = "http://127.0.0.1:3000"
+            strip_prefix = true
+            default = "authenticated"
+            timeout = "5s"
+            rules = [{{ path = "/admin", groups = ["admins"] }}, {{ path = "/", roles = ["viewer"] }}]
+            headers = [{{ name = "X-Grafana-Role", claim = "custom:roles", split = "|" }}]
+            [[routes]]
+            name = "wiki"
+            host = "Wiki.Example.com"
+            upstream = "http://wiki.internal:80"
+            preserve_host = true
+            "#,
+            without_upstream()
+        );
+        let cfg = cfg.replace(
+            "[session]",
+            "[session]\n        cookie_domain = \".example.com\"",
+        );
+        let s = from_toml_str(&cfg).unwrap();
+        assert_eq!(s.session.cookie_domain.as_deref(), Some("example.com"));
+        let [grafana, wiki] = &s.routes[..] else {
+            panic!("{:?}", s.routes)
+        };
+        assert_eq!(grafana.path.as_str(), "/grafana");
+        assert_eq!(grafana.policy.default, DefaultAction::Authenticated);
+        let paths: Vec<&str> = grafana
+            .policy
+            .rules
+            .iter()
+            .map(|r| r.path.as_str())
+            .collect();
+        assert_eq!(paths, ["/grafana/admin", "/grafana"]);
+        assert_eq!(grafana.upstream.timeout, Duration::from_secs(5));
+        assert_eq!(grafana.upstream.host, "127.0.0.1:3000");
+        assert!(grafana.strip_prefix && !grafana.upstream.preserve_host);
+        assert_eq!(grafana.headers.len(), 1);
+        assert_eq!(
+            wiki.host,
+            Some(HostPattern::Exact("wiki.example.com".into()))
+        );
+        assert_eq!(wiki.policy.default, DefaultAction::Deny);
+        assert_eq!(wiki.upstream.host, "wiki.internal");
+        assert_eq!(wiki.upstream.origin.as_str(), "wiki.internal:80");
+        assert!(wiki.upstream.preserve_host && wiki.upstream.forwarded_host.is_none());
+        // `[upstream]` is the one route it always was: the client's Host, the public one
+        // forwarded.
+        let legacy = from_toml_str(MINIMAL).unwrap();
+        let [proxy] = &legacy.routes[..] else {
+            panic!()
+        };
+        assert_eq!(proxy.name, UPSTREAM_ROUTE_NAME);
+        assert!(proxy.upstream.preserve_host);
+        assert_eq!(
+            proxy.upstream.forwarded_host.as_ref().unwrap(),
+            "app.example.com"
+        );
+    }
+
+    #[test]
+    fn route_errors_name_their_keys() {
+        let both =
+            format!("{MINIMAL}\n[[routes]]\nname = \"a\"\nupstream = \"http://127.0.0.1:1\"\n");
+        let text = from_toml_str(&both).unwrap_err().to_string();
+        assert!(
+            text.contains("routes: a configuration has either [upstream]"),
+            "{text}"
+        );
+
+        let bad = format!(
+            r#"{}
+            [[rules]]
+            path = "/x"
+            [[routes]]
+            name = "Wiki"
+            upstream = "http://127.0.0.1:1"
+            [[routes]]
+            name = "auth"
+            upstream = "https://127.0.0.1:1"
+            [[routes]]
+            upstream = "http://127.0.0.1:1"
+            path = "/a/*"
+            [[routes]]
+            name = "same"
+            host = "wiki.example.com"
+            upstream = "http://127.0.0.1:1"
+            [[routes]]
+            name = "same"
+            host = "WIKI.example.com."
+            path = "/"
+            upstream = "http://127.0.0.1:2"
+            [[routes]]
+            name = "wild"
+            host = "*.com"
+            [[routes]]
+            name = "far"
+            host = "*.elsewhere.org"
+            path = "/x;y"
+            upstream = "http://127.0.0.1:1"
+            default = "maybe"
+            rules = [{{ path = "admin" }}]
+            headers = [{{ name = "bad header", claim = "x" }}]
+            "#,
+            without_upstream()
+        );
+        let text = from_toml_str(&bad).unwrap_err().to_string();
+        for expected in [
+            "rules: with [[routes]], each route has its own `rules`",
+            "routes[0].name: \"Wiki\" must be 1-32 of a-z, 0-9 and '-'",
+            "routes[1].name: \"auth\" is reserved",
+            "routes[1].upstream: only http:// upstreams",
+            "routes[2].name: required",
+            "routes[2].path: \"/a/*\": a route's path is a plain prefix",
+            "routes[4].name: \"same\" is also the name of routes[3]",
+            "routes[4]: routes[3] has the same host and path (wiki.example.com /)",
+            "routes[5].host: \"*.com\": a wildcard needs a domain of at least two labels",
+            "routes[5].upstream: required",
+            "routes[6].path: \"/x;y\": a route's path is a plain prefix",
+            "routes[6].default: \"maybe\" is not",
+            "routes[6].rules[0].path",
+            "routes[6].headers[0].name: not a valid header name",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+        // Hosts the session cookie cannot reach.
+        let cfg = format!(
+            "{}\n[[routes]]\nname = \"wiki\"\nhost = \"wiki.example.com\"\nupstream = \"http://127.0.0.1:1\"\n",
+            without_upstream()
+        );
+        let text = from_toml_str(&cfg).unwrap_err().to_string();
+        assert!(
+            text.contains("routes[0].host: wiki.example.com is not server.public_url's host"),
+            "{text}"
+        );
+        let cfg = cfg.replace("[session]", "[session]\ncookie_domain = \"other.org\"");
+        let text = from_toml_str(&cfg).unwrap_err().to_string();
+        for expected in [
+            "session.cookie_domain: \"other.org\" does not cover server.public_url's host app.example.com",
+            "routes[0].host: wiki.example.com is not other.org or below it",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+        let cfg = MINIMAL.replace("[session]", "[session]\ncookie_domain = \"com\"");
+        let text = from_toml_str(&cfg).unwrap_err().to_string();
+        assert!(
+            text.contains("session.cookie_domain: \"com\" is not a domain"),
+            "{text}"
+        );
+        let empty = format!(
+            "{}\nroutes = []\n",
+            without_upstream().replace("[server]", "routes = []\n[server]")
+        );
+        let text = from_toml_str(&empty.replace("\nroutes = []\n", "\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("routes: an empty list serves nothing"),
+            "{text}"
+        );
     }
 
     #[test]
