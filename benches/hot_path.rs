@@ -95,7 +95,12 @@ fn sign(key: &EncodingKey, claims: &Map<String, Value>) -> String {
 
 fn session_cookie(c: &mut Criterion) {
     let settings = from_toml_str(CONFIG).unwrap();
-    let sessions = Sessions::new(&settings).unwrap();
+    let sessions = Sessions::new(
+        &settings.session,
+        settings.server.secure_cookies(),
+        settings.oidc.email_trust,
+    )
+    .unwrap();
     let (key, _) = signing_key();
     let claims = claims();
     let mut session = Session::new(

@@ -23,6 +23,7 @@ pub mod policy;
 pub mod proxy;
 pub mod redirect;
 pub mod route;
+pub mod secret;
 pub mod server;
 pub mod session;
 

@@ -8,10 +8,30 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use crate::cache::{VerifiedCache, Weigh};
-use crate::config::{BearerSettings, OidcSettings};
 use crate::identity::EmailTrust;
-use crate::oidc::{Audience, BearerToken, FetchError, Issuer, now_secs, unverified_claims};
+use crate::oidc::{
+    Audience, BearerToken, FetchError, Issuer, OidcSettings, now_secs, unverified_claims,
+};
 use crate::policy::AuthFailure;
+
+/// `[bearer]`: API clients presenting `Authorization: Bearer <JWT>`.
+#[derive(Debug, Clone)]
+pub struct BearerSettings {
+    /// App clients whose tokens from the gateway's issuer are accepted (`client_id` of access
+    /// tokens, `aud` of ID tokens).
+    pub client_ids: Vec<String>,
+    /// Other issuers whose tokens are accepted, each for one audience.
+    pub trusted_issuers: Vec<TrustedIssuer>,
+}
+
+/// An issuer trusted for bearer tokens besides the gateway's own.
+#[derive(Debug, Clone)]
+pub struct TrustedIssuer {
+    /// Its issuer identifier (discovery is fetched from it).
+    pub issuer: String,
+    /// The `aud` (or `client_id`) its tokens must carry.
+    pub audience: String,
+}
 
 /// Longest bearer token read; anything longer is not a token this gateway issued trust to.
 const MAX_TOKEN_LEN: usize = 16 * 1024;

@@ -12,11 +12,11 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderValue};
 use tokio::task::JoinHandle;
 
-use crate::config::Settings;
 use crate::oidc::{BearerToken, Issuer, bearer_token, now_secs};
 use crate::policy::AuthFailure;
-use crate::session::{RefreshFailure, Refresher, SaveError, Session, Sessions};
+use crate::session::{RefreshFailure, Refresher, SaveError, Session, SessionSettings, Sessions};
 use bearer::Bearers;
+pub use bearer::{BearerSettings, TrustedIssuer};
 
 /// The idle clock in the cookie is advanced at most this often (or a tenth of the idle timeout,
 /// if shorter), so a busy session does not rewrite its cookie on every request.
@@ -52,17 +52,16 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// Authentication for `settings`, with the gateway's `issuer` and `sessions`; nothing is
-    /// contacted yet.
+    /// Authentication with the gateway's `issuer` and `sessions` (kept as `session` says), and
+    /// bearer tokens as `bearer` says (none without it); nothing is contacted yet.
     pub fn new(
-        settings: &Settings,
+        bearer: Option<&BearerSettings>,
+        session: &SessionSettings,
         issuer: Arc<Issuer>,
         sessions: Arc<Sessions>,
     ) -> Result<Self, String> {
-        let bearers = settings
-            .bearer
-            .as_ref()
-            .map(|b| Bearers::new(b, &settings.oidc))
+        let bearers = bearer
+            .map(|b| Bearers::new(b, issuer.settings()))
             .transpose()
             .map_err(|e| e.to_string())?;
         Ok(Self {
@@ -70,8 +69,8 @@ impl Authenticator {
             sessions,
             refresher: Refresher::default(),
             bearers,
-            refresh_margin: settings.session.refresh_margin,
-            idle_timeout: settings.session.idle_timeout,
+            refresh_margin: session.refresh_margin,
+            idle_timeout: session.idle_timeout,
         })
     }
 

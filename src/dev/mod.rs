@@ -182,7 +182,7 @@ fn bad_request(message: &str) -> Response {
 /// The development issuer only ever sends browsers back to loopback.
 fn loopback_url(uri: &str) -> Option<url::Url> {
     let url = url::Url::parse(uri).ok()?;
-    crate::config::is_https_or_loopback(&url)
+    crate::oidc::is_https_or_loopback(&url)
         .then_some(())
         .filter(|_| matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")))
         .map(|_| url)

@@ -4,7 +4,20 @@ use serde::Deserialize;
 use url::Url;
 
 use super::fetch::{FetchError, get_json};
-use crate::config::is_https_or_loopback;
+
+/// Whether `url` is https, or plain http to a loopback host (local development and tests).
+pub fn is_https_or_loopback(url: &Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => match url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        },
+        _ => false,
+    }
+}
 
 /// The endpoints the gateway uses, from a discovery document that named exactly the configured issuer.
 #[derive(Debug, Clone, Deserialize)]

@@ -18,9 +18,12 @@ use arc_swap::ArcSwapOption;
 use jsonwebtoken::Algorithm;
 use tokio::task::JoinHandle;
 
-use crate::config::OidcSettings;
+use url::Url;
 
-pub use discovery::Metadata;
+use crate::identity::EmailTrust;
+use crate::secret::Secret;
+
+pub use discovery::{Metadata, is_https_or_loopback};
 pub use fetch::FetchError;
 pub use flow::{AuthorizeRequest, ExchangeError, TokenResponse, pkce_challenge, random_token};
 pub use jwks::KeyStore;
@@ -33,6 +36,36 @@ pub use token::{
 const FIRST_DISCOVERY_BACKOFF: Duration = Duration::from_millis(250);
 /// Longest wait between discovery attempts.
 const MAX_DISCOVERY_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The redirect URI's path, on the gateway's public URL: where the issuer sends the browser
+/// back with the code (register `{public_url}/oauth2/callback`).
+pub const CALLBACK_PATH: &str = "/oauth2/callback";
+
+/// `[oidc]`: the issuer and this gateway's app client.
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    /// Issuer identifier; the discovery document must name exactly this.
+    pub issuer: String,
+    /// App client id.
+    pub client_id: String,
+    /// App client secret; `None` for a public client (PKCE only).
+    pub client_secret: Option<Secret>,
+    /// Scopes requested.
+    pub scopes: Vec<String>,
+    /// Cognito hosted-UI origin, e.g. `https://myapp.auth.eu-west-1.amazoncognito.com`.
+    pub cognito_domain: Option<Url>,
+    /// Signature algorithms accepted on tokens.
+    pub allowed_algorithms: Vec<jsonwebtoken::Algorithm>,
+    /// Clock leeway for `exp` and `iat`.
+    pub clock_leeway: Duration,
+    /// Extra authorization-request parameters (e.g. `identity_provider`).
+    pub authorize_params: Vec<(String, String)>,
+    /// Timeout for each call to the issuer.
+    pub timeout: Duration,
+    /// Whether an email whose token says nothing of `email_verified` counts as verified
+    /// (`assume_email_verified`; off by default).
+    pub email_trust: EmailTrust,
+}
 
 /// Parses a signature algorithm name for `oidc.allowed_algorithms`; symmetric algorithms and `none`
 /// are refused, since a client secret must never double as a signing key.

@@ -55,8 +55,7 @@ use workers::ClientConnection;
 
 /// Starts a sign-in: `?rd=PATH` is where to go afterwards.
 pub const START_PATH: &str = "/oauth2/start";
-/// The redirect URI path registered at the issuer.
-pub const CALLBACK_PATH: &str = "/oauth2/callback";
+pub use crate::oidc::CALLBACK_PATH;
 /// Ends the session and signs out at the issuer (POST, from the gateway's origin; GET shows a
 /// page to confirm): `?rd=PATH` is where to go afterwards.
 pub const SIGN_OUT_PATH: &str = "/oauth2/sign_out";
@@ -141,10 +140,19 @@ impl AppState {
     /// Builds the state for `settings`; neither the issuer nor the session store is contacted yet.
     pub fn new(settings: Settings) -> Result<Self, String> {
         let issuer = Arc::new(Issuer::new(settings.oidc.clone()).map_err(|e| e.to_string())?);
-        let sessions = Arc::new(Sessions::new(&settings)?);
+        let sessions = Arc::new(Sessions::new(
+            &settings.session,
+            settings.server.secure_cookies(),
+            settings.oidc.email_trust,
+        )?);
         Ok(Self(Arc::new(Inner {
             live: ArcSwap::from_pointee(Live::new(&settings)),
-            authn: Authenticator::new(&settings, issuer.clone(), sessions.clone())?,
+            authn: Authenticator::new(
+                settings.bearer.as_ref(),
+                &settings.session,
+                issuer.clone(),
+                sessions.clone(),
+            )?,
             sessions,
             counters: observe::RequestCounters::register(),
             issuer,

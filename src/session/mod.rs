@@ -30,9 +30,44 @@ use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
-use crate::config::{Settings, StoreSettings};
 use crate::identity::{Claims, EmailTrust};
 use crate::oidc::{LOGOUT_TOKEN_MAX_AGE, LogoutRequest};
+use crate::secret::Secret;
+
+/// `[session]`: how signed-in state is kept.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// Key material from which cookie keys are derived.
+    pub secret: Secret,
+    /// Absolute lifetime of a session, from sign-in; refreshing tokens does not extend it.
+    pub lifetime: Duration,
+    /// A session not used for this long ends.
+    pub idle_timeout: Duration,
+    /// Tokens are refreshed this long before they expire (at most half their lifetime).
+    pub refresh_margin: Duration,
+    /// Base name of every cookie the gateway sets (the `__Host-` prefix is added on https, or
+    /// `__Secure-` with a `cookie_domain`).
+    pub cookie_name: String,
+    /// The domain the session cookie is valid for, with its subdomains; `None` for the public
+    /// URL's host alone.
+    pub cookie_domain: Option<String>,
+    /// Where sessions are kept.
+    pub store: StoreSettings,
+}
+
+/// `session.store`: where sessions live.
+#[derive(Debug, Clone)]
+pub enum StoreSettings {
+    /// In the browser: a sealed, chunked cookie. No server state.
+    Cookie,
+    /// In Redis; the cookie holds an opaque ticket.
+    Redis {
+        /// `redis://` or `rediss://` (TLS) URL, credentials included: a secret.
+        url: Secret,
+        /// Prefix of every key the gateway writes.
+        prefix: String,
+    },
+}
 
 /// Largest sealed value placed in one cookie; with the name and attributes this stays under the
 /// 4096 bytes every browser accepts.
@@ -236,29 +271,34 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Session handling for `settings`.
-    pub fn new(settings: &Settings) -> Result<Self, String> {
-        let domain = settings.session.cookie_domain.as_deref();
-        let base = match (settings.server.secure_cookies(), domain) {
-            (true, None) => format!("__Host-{}", settings.session.cookie_name),
+    /// Sessions kept as `settings` says, in cookies that are `Secure` when `secure` (the public
+    /// URL is https); the claims of stored ID tokens are read with `email` trust, as at sign-in.
+    pub fn new(
+        settings: &SessionSettings,
+        secure: bool,
+        email: EmailTrust,
+    ) -> Result<Self, String> {
+        let domain = settings.cookie_domain.as_deref();
+        let base = match (secure, domain) {
+            (true, None) => format!("__Host-{}", settings.cookie_name),
             // `__Host-` forbids a Domain; `__Secure-` still makes browsers refuse the cookie
             // from plain http.
-            (true, Some(_)) => format!("__Secure-{}", settings.session.cookie_name),
-            (false, _) => settings.session.cookie_name.clone(),
+            (true, Some(_)) => format!("__Secure-{}", settings.cookie_name),
+            (false, _) => settings.cookie_name.clone(),
         };
-        let opened = matches!(settings.session.store, StoreSettings::Cookie)
+        let opened = matches!(settings.store, StoreSettings::Cookie)
             .then(|| crate::cache::VerifiedCache::new(SESSION_CACHE_BYTES));
-        let backend = match &settings.session.store {
+        let backend = match &settings.store {
             StoreSettings::Cookie => Backend::Cookie,
             StoreSettings::Redis { url, prefix } => {
                 Backend::Redis(Arc::new(RedisStore::new(url, prefix)?))
             }
         };
         Ok(Self {
-            codec: Codec::new(settings.session.secret.expose().as_bytes(), "cookie v1"),
-            jar: CookieJar::new(base, settings.server.secure_cookies(), domain),
-            idle_timeout: settings.session.idle_timeout,
-            email: settings.oidc.email_trust,
+            codec: Codec::new(settings.secret.expose().as_bytes(), "cookie v1"),
+            jar: CookieJar::new(base, secure, domain),
+            idle_timeout: settings.idle_timeout,
+            email,
             backend,
             opened,
         })
@@ -495,21 +535,17 @@ mod tests {
     use serde_json::json;
 
     fn sessions(public_url: &str) -> Sessions {
-        let settings = crate::config::from_toml_str(&format!(
-            r#"
-            [server]
-            public_url = "{public_url}"
-            [upstream]
-            url = "http://127.0.0.1:8080"
-            [oidc]
-            issuer = "https://idp.example.com"
-            client_id = "c"
-            [session]
-            secret = "0123456789abcdef0123456789abcdef"
-            "#
-        ))
-        .unwrap();
-        Sessions::new(&settings).unwrap()
+        let settings = SessionSettings {
+            secret: Secret::new("0123456789abcdef0123456789abcdef"),
+            lifetime: Duration::from_secs(12 * 3600),
+            idle_timeout: Duration::from_secs(3600),
+            refresh_margin: Duration::from_secs(300),
+            cookie_name: "portcullis".into(),
+            cookie_domain: None,
+            store: StoreSettings::Cookie,
+        };
+        let secure = public_url.starts_with("https:");
+        Sessions::new(&settings, secure, EmailTrust::VerifiedOnly).unwrap()
     }
 
     fn token(claims: serde_json::Value) -> String {

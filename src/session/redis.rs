@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 
 use super::Codec;
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// Time allowed for connecting to Redis and for each command.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);

@@ -193,7 +193,12 @@ async fn a_save_racing_a_sign_out_does_not_bring_the_session_back() {
         &redis_config(&redis),
     );
     let settings = portcullis::config::from_toml_str(&toml).unwrap();
-    let sessions = portcullis::session::Sessions::new(&settings).unwrap();
+    let sessions = portcullis::session::Sessions::new(
+        &settings.session,
+        settings.server.secure_cookies(),
+        settings.oidc.email_trust,
+    )
+    .unwrap();
     let _connection = sessions.spawn_background();
     eventually("redis", || sessions.ready()).await;
     let claims = serde_json::json!({"sub": "u", "exp": now() + 3600})
