@@ -13,10 +13,16 @@ On loopback, with the same small static upstream (nginx returning 2 bytes), it m
   C  portcullis with a signed-in session cookie (a realistic Cognito session: 12 groups,
      custom:roles, a refresh token of Cognito's 1.8 KB; one cookie of 3.3 KB),
   D  portcullis with a Cognito-style bearer access token,
-in rounds A B B' P C D A B B' P C D ... so that machine noise falls on all alike, and prints
+  R  C's request to a second gateway with 50 routes (a third on hosts of their own, a third
+     under wildcard hosts, a third by path prefix; each with C's rules), the request taking one
+     of the host routes: what a gateway in front of many apps pays for choosing among them,
+  C0, P0 (with --baseline BIN) C's and P's requests to a gateway run from BIN, another build
+     (an earlier commit's), with the same configuration as C and P: regressions, side by side,
+in rounds A B B' P C D R ... so that machine noise falls on all alike, and prints
 requests/s, p50 and p99 latency (median over rounds), the CPU time per request of the process
 under test (user and system, from /proc: the upstream for A, the proxying nginx's workers for B
-and B', the gateway for P, C and D), the ratios C/B, D/B, D/C, C/B', P/B and C/P, the p99
+and B', the gateway for P, C, D, R, C0 and P0), the ratios C/B, D/B, D/C, C/B', P/B, C/P and
+R/C (and C/C0, P/P0), the p99
 differences C - B, C - B' and P - B, and the gateway's idle and peak RSS. Installs wrk and
 nginx (Debian packages) when missing; builds portcullis in release.
 """
@@ -217,12 +223,15 @@ def main():
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--perf", metavar="FILE",
                     help="record a CPU profile of the gateway during the session runs (C) with perf")
+    ap.add_argument("--baseline", metavar="BIN",
+                    help="another portcullis binary to run beside, with C's and P's configuration (rows C0, P0)")
     args = ap.parse_args()
     ensure_tools()
     work = tempfile.mkdtemp(prefix="portcullis-bench-")
     procs = []
     try:
         up, nx, iss, gw = free_port(), free_port(), free_port(), free_port()
+        many, old = free_port(), free_port()
         os.makedirs(f"{work}/up"); os.makedirs(f"{work}/proxy")
         procs.append(nginx(f"{work}/up", f"server {{ listen 127.0.0.1:{up}; location / {{ return 200 \"ok\"; }} }}"))
         procs.append(nginx(f"{work}/proxy", f"""
@@ -235,28 +244,8 @@ server {{ listen 127.0.0.1:{nx};
                                       stdout=subprocess.DEVNULL))
         for p in (up, nx, iss):
             wait_port(p)
-        config = f"{work}/portcullis.toml"
-        with open(config, "w") as f:
-            f.write(f"""
-[server]
-listen = "127.0.0.1:{gw}"
-public_url = "http://127.0.0.1:{gw}"
-[upstream]
-url = "http://127.0.0.1:{up}"
-[oidc]
-issuer = "http://127.0.0.1:{iss}/dv-local-1_Portcullis"
-client_id = "bench"
-client_secret = "{secret}"
-cognito_domain = "http://127.0.0.1:{iss}"
-[session]
-secret = "{secrets.token_urlsafe(48)}"
-[bearer]
-enabled = true
-[[headers]]
-name = "X-Forwarded-Roles"
-claim = "custom:roles"
-split = "|"
-[[rules]]
+        session_secret = secrets.token_urlsafe(48)
+        rules = """[[rules]]
 path = "/health"
 public = true
 [[rules]]
@@ -265,13 +254,64 @@ groups = ["admins"]
 [[rules]]
 path = "/reports"
 roles = ["authp/reports"]
+"""
+        # The same three rules, inline in each of 50 routes: one third on hosts of their own,
+        # one third under wildcard hosts, one third by path prefix on any host.
+        inline = ('rules = [{ path = "/health", public = true }, { path = "/admin", groups = ["admins"] }, '
+                  '{ path = "/reports", roles = ["authp/reports"] }]')
+        routes = ""
+        for i in range(50):
+            host, path = [(f'host = "app{i}.bench.test"\n', "/"),
+                          (f'host = "*.team{i}.bench.test"\n', f"/area{i}"),
+                          ("", f"/app{i}")][i % 3]
+            routes += f'[[routes]]\nname = "r{i}"\n{host}path = "{path}"\nupstream = "http://127.0.0.1:{up}"\n{inline}\n'
+
+        def write_config(name, listen, public, apps, session_extra=""):
+            path = f"{work}/{name}.toml"
+            with open(path, "w") as f:
+                f.write(f"""
+[server]
+listen = "127.0.0.1:{listen}"
+public_url = "{public}"
+{apps}
+[oidc]
+issuer = "http://127.0.0.1:{iss}/dv-local-1_Portcullis"
+client_id = "bench"
+client_secret = "{secret}"
+cognito_domain = "http://127.0.0.1:{iss}"
+[session]
+secret = "{session_secret}"
+{session_extra}
+[bearer]
+enabled = true
+[[headers]]
+name = "X-Forwarded-Roles"
+claim = "custom:roles"
+split = "|"
 [log]
 level = "warn"
 access = false
 """)
+            return path
+
+        one_app = f'[upstream]\nurl = "http://127.0.0.1:{up}"\n{rules}'
+        config = write_config("portcullis", gw, f"http://127.0.0.1:{gw}", one_app)
         gateway = subprocess.Popen([BIN, "run", "--config", config], stderr=subprocess.DEVNULL)
         procs.append(gateway)
-        wait_port(gw)
+        # The 50-route gateway signs in on portal.bench.test; the session (the same secret, the
+        # same cookie name) is valid on every host under bench.test.
+        many_config = write_config("many", many, f"http://portal.bench.test:{many}", routes,
+                                   'cookie_domain = "bench.test"')
+        many_gateway = subprocess.Popen([BIN, "run", "--config", many_config], stderr=subprocess.DEVNULL)
+        procs.append(many_gateway)
+        baseline = None
+        if args.baseline:
+            old_config = write_config("baseline", old, f"http://127.0.0.1:{old}", one_app)
+            baseline = subprocess.Popen([args.baseline, "run", "--config", old_config],
+                                        stderr=subprocess.DEVNULL)
+            procs.append(baseline)
+        for p in [gw, many] + ([old] if baseline else []):
+            wait_port(p)
         base = f"http://127.0.0.1:{gw}"
         for _ in range(100):
             if request("GET", f"{base}/readyz")[0] == 200:
@@ -281,6 +321,11 @@ access = false
         cookie = cookie_header(jar)
         token = access_token(f"http://127.0.0.1:{iss}", "bench", secret, "bench", "bench-password")
         idle = rss(gateway.pid, "VmRSS")
+        for p in [many] + ([old] if baseline else []):
+            for _ in range(100):
+                if request("GET", f"http://127.0.0.1:{p}/readyz")[0] == 200:
+                    break
+                time.sleep(0.1)
         # Each target with the processes that serve it (whose CPU time is counted).
         upstream_workers, proxy_workers = children(procs[0].pid), children(procs[1].pid)
         targets = [
@@ -290,7 +335,14 @@ access = false
             ("P portcullis public", f"{base}/health", [], [gateway.pid]),
             ("C portcullis session", f"{base}/app/page", [f"Cookie: {cookie}"], [gateway.pid]),
             ("D portcullis bearer", f"{base}/app/page", [f"Authorization: Bearer {token}"], [gateway.pid]),
+            ("R portcullis 50 routes", f"http://127.0.0.1:{many}/app/page",
+             [f"Cookie: {cookie}", "Host: app48.bench.test"], [many_gateway.pid]),
         ]
+        if baseline:
+            targets += [
+                ("P0 baseline public", f"http://127.0.0.1:{old}/health", [], [baseline.pid]),
+                ("C0 baseline session", f"http://127.0.0.1:{old}/app/page", [f"Cookie: {cookie}"], [baseline.pid]),
+            ]
         results = {name: [] for name, _, _, _ in targets}
         for r in range(args.rounds):
             for name, url, headers, serving in targets:
@@ -319,6 +371,11 @@ access = false
         b2, pub = med["B' nginx, C's request"], med["P portcullis public"]
         print(f"\nC/B = {c[0] / b[0]:.2f}   D/B = {d[0] / b[0]:.2f}   D/C = {d[0] / c[0]:.2f}   "
               f"C/B' = {c[0] / b2[0]:.2f}   P/B = {pub[0] / b[0]:.2f}   C/P = {c[0] / pub[0]:.2f}")
+        print(f"R/C = {med['R portcullis 50 routes'][0] / c[0]:.3f}", end="")
+        if baseline:
+            print(f"   C/C0 = {c[0] / med['C0 baseline session'][0]:.3f}   "
+                  f"P/P0 = {pub[0] / med['P0 baseline public'][0]:.3f}", end="")
+        print()
         print(f"p99 C - B = {c[2] - b[2]:+.3f} ms   p99 C - B' = {c[2] - b2[2]:+.3f} ms   "
               f"p99 P - B = {pub[2] - b[2]:+.3f} ms")
         print(f"gateway RSS: idle {idle:.1f} MB, peak {peak:.1f} MB")

@@ -132,6 +132,7 @@ pub(super) fn validate_upstream(
     upstream.forwarded_host = server.and_then(|s| http::HeaderValue::from_str(&s.public_host).ok());
     Some(RouteSettings {
         name: UPSTREAM_ROUTE_NAME.to_string(),
+        key: "upstream".to_string(),
         host: None,
         path: PathPattern::parse("/").ok()?,
         upstream,
@@ -317,6 +318,7 @@ pub(super) fn validate_routes(
         at.push(i);
         routes.push(RouteSettings {
             name,
+            key,
             host,
             path,
             upstream,

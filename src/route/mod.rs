@@ -34,6 +34,8 @@ pub const MAX_ROUTES: usize = 1000;
 pub struct RouteSettings {
     /// Unique; its `route` label in logs and metrics.
     pub name: String,
+    /// Where it is configured (`routes[2]`, or `upstream`), for messages about it.
+    pub key: String,
     /// The host it serves; `None` for any.
     pub host: Option<HostPattern>,
     /// The path prefix it serves (literal segments only).
@@ -206,9 +208,10 @@ pub fn lint(routes: &[RouteSettings], owned: &[&str]) -> Vec<String> {
         Duration::from_secs(1),
         "http",
     );
-    for (i, route) in routes.iter().enumerate() {
+    for route in routes {
         // A request that only this route should take: its own host (a name under a wildcard),
         // its own prefix.
+        let at = &route.key;
         let name = match &route.host {
             Some(HostPattern::Exact(h)) => h.clone(),
             Some(HostPattern::Wildcard(d)) => format!("portcullis-probe.{d}"),
@@ -217,7 +220,7 @@ pub fn lint(routes: &[RouteSettings], owned: &[&str]) -> Vec<String> {
         if let Ok(path) = CanonicalPath::parse(route.path.as_str()) {
             if let Some(other) = table.choose(&name, &path).filter(|r| r.name != route.name) {
                 out.push(format!(
-                    "routes[{i}] ({}): unreachable: route {:?} takes every request it would",
+                    "{at} ({}): unreachable: route {:?} takes every request it would",
                     route.name, other.name
                 ));
             }
@@ -225,16 +228,16 @@ pub fn lint(routes: &[RouteSettings], owned: &[&str]) -> Vec<String> {
         let prefix = route.path.as_str().trim_end_matches('/');
         if let Some(path) = owned.iter().find(|p| **p == prefix) {
             out.push(format!(
-                "routes[{i}] ({}): the gateway answers {path} itself; this route gets only the paths below it",
+                "{at} ({}): the gateway answers {path} itself; this route gets only the paths below it",
                 route.name
             ));
         }
-        let key = if routes.len() == 1 && route.host.is_none() && route.path.segments() == 0 {
-            "rules".to_string()
-        } else {
-            format!("routes[{i}].rules")
+        // `[upstream]`'s rules are the top-level `[[rules]]`.
+        let rules = match at.as_str() {
+            "upstream" => "rules".to_string(),
+            _ => format!("{at}.rules"),
         };
-        out.extend(route.policy.lint(&key));
+        out.extend(route.policy.lint(&rules));
     }
     out
 }
@@ -249,6 +252,7 @@ mod tests {
     fn route(name: &str, host: Option<&str>, path: &str) -> RouteSettings {
         RouteSettings {
             name: name.to_string(),
+            key: format!("routes[{name}]"),
             host: host.map(|h| HostPattern::parse(h).unwrap()),
             path: PathPattern::parse(path).unwrap(),
             upstream: UpstreamSettings {
@@ -358,7 +362,8 @@ mod tests {
         routes.push(route("auth-shadow", None, "/oauth2/start"));
         let warnings = lint(&routes, &["/oauth2/start", "/healthz"]).join("\n");
         assert!(
-            warnings.contains("routes[8] (auth-shadow): the gateway answers /oauth2/start"),
+            warnings
+                .contains("routes[auth-shadow] (auth-shadow): the gateway answers /oauth2/start"),
             "{warnings}"
         );
         assert!(!warnings.contains("unreachable"), "{warnings}");

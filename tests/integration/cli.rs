@@ -68,6 +68,56 @@ async fn check_validates_config_and_issuer() {
 }
 
 #[tokio::test]
+async fn check_lists_the_routes_and_what_can_never_match() {
+    let issuer = MockIssuer::start().await;
+    let dir = temp_dir("routes");
+    let path = dir.join("portcullis.toml");
+    let routes = r#"
+[[routes]]
+name = "wiki"
+host = "wiki.example.com"
+upstream = "http://127.0.0.1:8081"
+rules = [{ path = "/admin", groups = ["admins"] }, { path = "/admin/users", groups = ["hr"] }]
+
+[[routes]]
+name = "grafana"
+path = "/grafana"
+upstream = "http://127.0.0.1:3000"
+strip_prefix = true
+default = "deny"
+
+[[routes]]
+name = "health-app"
+path = "/healthz"
+upstream = "http://127.0.0.1:8082"
+"#;
+    let toml = config_for(
+        "https://app.example.com",
+        &issuer,
+        routes,
+        "",
+        "cookie_domain = \"example.com\"",
+    );
+    std::fs::write(&path, toml).unwrap();
+    let out = portcullis(&["check", "--config", path.to_str().unwrap()], &[]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for expected in [
+        "route wiki: wiki.example.com / -> http://127.0.0.1:8081 (2 rules)",
+        "route grafana: any host /grafana -> http://127.0.0.1:3000 (0 rules, default deny, strips its prefix)",
+        "route health-app: any host /healthz -> http://127.0.0.1:8082 (0 rules)",
+        "warning: routes[2] (health-app): the gateway answers /healthz itself",
+        "warning: routes[0].rules[1]: never matches: routes[0].rules[0] (\"/admin\")",
+        "config: ok",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected:?} missing from:\n{stdout}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn config_errors_are_reported_all_at_once() {
     let dir = temp_dir("bad");
     let path = dir.join("bad.toml");
