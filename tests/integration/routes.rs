@@ -108,6 +108,17 @@ async fn raw(apps: &Apps, request: &str) -> (u16, String) {
     (status, body)
 }
 
+/// A `[[routes]]` entry that needs no sign-in, named `name`, for `host` (any if `None`) and
+/// `path`, in front of `upstream`.
+fn open_route(name: &str, host: Option<&str>, path: &str, upstream: &str) -> String {
+    let host = host
+        .map(|h| format!("host = \"{h}\"\n"))
+        .unwrap_or_default();
+    format!(
+        "[[routes]]\nname = \"{name}\"\n{host}path = \"{path}\"\nupstream = \"{upstream}\"\nrules = [{{ path = \"/\", public = true }}]\n"
+    )
+}
+
 /// Routes that need no sign-in: where requests go, and what the apps get.
 fn public_routes([a, b, c]: [&str; 3]) -> String {
     let open = "rules = [{ path = \"/\", public = true }]";
@@ -261,22 +272,8 @@ async fn hostile_paths_are_routed_by_their_canonical_form() {
 async fn requests_no_route_covers_get_404_and_reach_no_app() {
     let t = Apps::start(
         |[a, b, _]| {
-            format!(
-                r#"
-[[routes]]
-name = "wiki"
-host = "wiki.example.test"
-upstream = "{a}"
-rules = [{{ path = "/", public = true }}]
-
-[[routes]]
-name = "docs"
-host = "portal.example.test"
-path = "/docs"
-upstream = "{b}"
-rules = [{{ path = "/", public = true }}]
-"#
-            )
+            open_route("wiki", Some("wiki.example.test"), "/", a)
+                + &open_route("docs", Some("portal.example.test"), "/docs", b)
         },
         "",
     )
@@ -627,21 +624,8 @@ async fn requests_are_counted_by_route() {
     let metrics_port = free_port();
     let t = Apps::start(
         |[a, b, _]| {
-            format!(
-                r#"
-[[routes]]
-name = "metered-wiki"
-host = "wiki.example.test"
-upstream = "{a}"
-rules = [{{ path = "/", public = true }}]
-
-[[routes]]
-name = "metered-docs"
-path = "/docs"
-upstream = "{b}"
-rules = [{{ path = "/", public = true }}]
-"#
-            )
+            open_route("metered-wiki", Some("wiki.example.test"), "/", a)
+                + &open_route("metered-docs", None, "/docs", b)
         },
         &format!("[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n"),
     )
