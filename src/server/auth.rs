@@ -1,25 +1,17 @@
-//! The routes of the sign-in flow: start, callback, sign-out, and the session's identity.
+//! The routes of the sign-in flow: start, callback, sign-out.
 
-use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use http::header::{ACCEPT, AUTHORIZATION, SET_COOKIE};
 use url::Url;
 
-use super::access::Refusal;
-use super::respond::{Asked, Surface, refused};
-use super::{
-    AppState, GatewayError, SIGN_OUT_PATH, SIGNED_OUT_PATH, USERINFO_PATH, error, escape_html,
-    redirect,
-};
-use crate::authn::Authn;
+use super::error::with_cookies;
+use super::{AppState, GatewayError, SIGN_OUT_PATH, SIGNED_OUT_PATH, error, escape_html, redirect};
 use crate::identity::Claims;
 use crate::metrics::{LOGINS, SESSIONS};
 use crate::oidc::{AuthorizeRequest, ExchangeError, Expect, now_secs, random_token};
 use crate::session::{PendingLogin, SaveError, Session};
 use http::StatusCode;
-use serde_json::Value;
 
 /// Longest query value read from the callback; anything longer is treated as absent.
 const MAX_PARAM_LEN: usize = 4096;
@@ -30,35 +22,6 @@ fn query_param(query: Option<&str>, name: &str) -> Option<String> {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
         .filter(|v| v.len() <= MAX_PARAM_LEN)
-}
-
-/// Appends `Set-Cookie` values to a response.
-pub(super) fn with_cookies(
-    mut response: Response,
-    cookies: impl IntoIterator<Item = HeaderValue>,
-) -> Response {
-    for c in cookies {
-        response.headers_mut().append(SET_COOKIE, c);
-    }
-    response
-}
-
-/// Whether a browser is loading a page (`GET` or `HEAD`, accepting HTML, with no
-/// `Authorization` header): the requests that are sent to sign in rather than refused with 401.
-/// A client that presents credentials of its own is never sent to a sign-in page.
-pub(super) fn is_page_load(method: &Method, headers: &HeaderMap) -> bool {
-    matches!(*method, Method::GET | Method::HEAD)
-        && accepts_html(headers)
-        && !headers.contains_key(AUTHORIZATION)
-}
-
-/// Whether the request comes from a browser page (it accepts HTML).
-pub(super) fn accepts_html(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains("text/html"))
 }
 
 /// Redirects to the issuer with a fresh state, nonce and PKCE verifier, remembered in a cookie;
@@ -345,70 +308,6 @@ pub(super) async fn signed_out(State(app): State<AppState>, headers: HeaderMap) 
     with_cookies(redirect(&target), clear)
 }
 
-/// `GET /oauth2/userinfo`: who the session (or bearer token) belongs to, as the upstream sees it.
-pub(super) async fn userinfo(
-    State(app): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
-) -> Response {
-    let (claims, expires_at, cookies) = match app.0.authn.authenticate(&headers).await {
-        Authn::SignedIn { session, cookies } => {
-            let ends = session.ends_at(app.0.settings.session.idle_timeout);
-            (session.claims.clone(), ends, cookies)
-        }
-        Authn::Bearer(token) => {
-            let exp = token.claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
-            (token.claims, exp, Vec::new())
-        }
-        Authn::Anonymous { cookies } => {
-            return userinfo_refused(&app, &method, &headers, Refusal::SignIn { cookies });
-        }
-        Authn::Failed(failure) => {
-            return userinfo_refused(&app, &method, &headers, Refusal::Failed(failure));
-        }
-    };
-    let live = app.live();
-    let identity = &live.identity;
-    let values = |header: &str| {
-        identity
-            .mapping(header)
-            .map(|m| m.values(&claims))
-            .unwrap_or_default()
-    };
-    let first = |header: &str| values(header).into_iter().next();
-    let body = Json(serde_json::json!({
-        "user": first("x-forwarded-user"),
-        "email": first("x-forwarded-email"),
-        "preferred_username": first("x-forwarded-preferred-username"),
-        "groups": values("x-forwarded-groups"),
-        "expires_at": expires_at,
-    }));
-    with_cookies(body.into_response(), cookies)
-}
-
-/// The answer of `/oauth2/userinfo` to a request without an identity.
-fn userinfo_refused(
-    app: &AppState,
-    method: &Method,
-    headers: &HeaderMap,
-    refusal: Refusal,
-) -> Response {
-    let asked = Asked {
-        method,
-        headers,
-        target: USERINFO_PATH,
-        path: None,
-        elsewhere: None,
-    };
-    refused(
-        app,
-        &app.live().identity,
-        Surface::UserInfo,
-        &asked,
-        refusal,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,7 +318,7 @@ mod tests {
         let with = |pairs: &[(&'static str, &'static str)]| {
             let mut h = HeaderMap::new();
             for (k, v) in pairs {
-                h.insert(*k, HeaderValue::from_static(v));
+                h.insert(*k, http::HeaderValue::from_static(v));
             }
             same_origin(&h, origin)
         };

@@ -3,7 +3,7 @@
 
 use axum::response::{IntoResponse, Response};
 use http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, SET_COOKIE, WWW_AUTHENTICATE,
     X_FRAME_OPTIONS,
 };
 use http::{HeaderValue, StatusCode};
@@ -231,6 +231,17 @@ pub(super) fn html_page(status: StatusCode, title: &str, body: &str) -> Response
         HeaderValue::from_static("frame-ancestors 'none'"),
     );
     no_store(r)
+}
+
+/// Appends `Set-Cookie` values to a response.
+pub(super) fn with_cookies(
+    mut response: Response,
+    cookies: impl IntoIterator<Item = HeaderValue>,
+) -> Response {
+    for c in cookies {
+        response.headers_mut().append(SET_COOKIE, c);
+    }
+    response
 }
 
 /// A 302 to `location`, never cached.

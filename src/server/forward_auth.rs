@@ -18,7 +18,7 @@ use axum::http::{HeaderName, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::access::{self, Access};
-use super::auth::with_cookies;
+use super::error::with_cookies;
 use super::respond::{self, Asked, Surface};
 use super::{AppState, FORWARD_AUTH_PATH, GatewayError};
 use crate::policy::CanonicalPath;

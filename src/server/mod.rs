@@ -13,6 +13,7 @@ mod joint;
 mod observe;
 mod protocol;
 mod respond;
+mod userinfo;
 mod workers;
 
 use std::convert::Infallible;
@@ -200,7 +201,7 @@ fn routes(state: AppState) -> Router {
             get(auth::confirm_sign_out).post(auth::sign_out),
         )
         .route(SIGNED_OUT_PATH, get(auth::signed_out))
-        .route(USERINFO_PATH, get(auth::userinfo))
+        .route(USERINFO_PATH, get(userinfo::userinfo))
         .route(
             BACKCHANNEL_LOGOUT_PATH,
             axum::routing::post(backchannel::backchannel_logout),
@@ -462,7 +463,7 @@ async fn forward(
         // it would hand this user's session to the next visitor.
         keep_private(response.headers_mut());
     }
-    (auth::with_cookies(response, cookies), counter)
+    (error::with_cookies(response, cookies), counter)
 }
 
 /// Marks a response that carries a user's `Set-Cookie` as private: `public` and `s-maxage` go,

@@ -3,11 +3,13 @@
 //! their clients do: who may be sent to sign in, and whether a refusal is a page or JSON.
 
 use axum::response::{IntoResponse, Response};
+use http::header::{ACCEPT, AUTHORIZATION};
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::{Map, Value};
 
 use super::access::Refusal;
-use super::auth::{accepts_html, begin_login_at, is_page_load, with_cookies};
+use super::auth::begin_login_at;
+use super::error::with_cookies;
 use super::{AppState, GatewayError, SIGN_OUT_PATH, START_PATH, error, escape_html, redirect};
 use crate::identity::IdentityHeaders;
 use crate::policy::{AuthFailure, CanonicalPath};
@@ -59,6 +61,24 @@ impl Asked<'_> {
             None => path.to_string(),
         }
     }
+}
+
+/// Whether a browser is loading a page (`GET` or `HEAD`, accepting HTML, with no
+/// `Authorization` header): the requests that are sent to sign in rather than refused with 401.
+/// A client that presents credentials of its own is never sent to a sign-in page.
+pub(super) fn is_page_load(method: &Method, headers: &HeaderMap) -> bool {
+    matches!(*method, Method::GET | Method::HEAD)
+        && accepts_html(headers)
+        && !headers.contains_key(AUTHORIZATION)
+}
+
+/// Whether the request comes from a browser page (it accepts HTML).
+pub(super) fn accepts_html(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"))
 }
 
 /// `value` percent-encoded for a query string.

@@ -583,6 +583,57 @@ async fn forward_auth_answers_with_the_route_of_the_forwarded_host() {
 }
 
 #[tokio::test]
+async fn forward_auth_believes_x_forwarded_host_only_from_trusted_proxies() {
+    // Loopback is not among the trusted proxies here: the forwarded host is the client's word.
+    let t = Apps::start(guarded_routes, "").await;
+    let toml = config_for(
+        &format!("http://portal.example.test:{}", t.port),
+        &t.issuer,
+        &guarded_routes([&t.apps[0].url, &t.apps[1].url, &t.apps[2].url]),
+        "",
+        "cookie_domain = \"example.test\"",
+    )
+    .replace("[server]", "[server]\ntrusted_proxies = [\"10.0.0.0/8\"]");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let toml = toml.replace(&format!(":{}\"", t.port), &format!(":{port}\""));
+    let gateway = Gateway::serve(listener, &toml);
+    gateway.wait_ready().await;
+    become_bob(&t);
+    let bob = Browser::resolving(&NAMES, gateway.addr);
+    let (response, hops) = bob
+        .walk(&format!("http://portal.example.test:{port}/"))
+        .await;
+    assert_eq!(response.status(), 200, "{hops:#?}");
+    // Bob may not open the wiki's /admin. From a peer that is not a trusted proxy, a question
+    // naming the wiki and /admin in headers is not believed: it is a question about the
+    // request itself (the portal's /oauth2/auth), which bob may make.
+    let ask = |url: String, forwarded: Option<(&str, &str)>| {
+        let mut request = bob.client.get(url);
+        if let Some((host, uri)) = forwarded {
+            request = request
+                .header("X-Forwarded-Host", format!("{host}:{port}"))
+                .header("X-Forwarded-Uri", uri);
+        }
+        request.send()
+    };
+    let portal = format!("http://portal.example.test:{port}/oauth2/auth");
+    let wiki = format!("http://wiki.example.test:{port}/oauth2/auth");
+    let asked = ask(portal.clone(), Some(("wiki.example.test", "/admin"))).await;
+    assert_eq!(asked.unwrap().status(), 202);
+    // Envoy's form (`/oauth2/auth/<path>`) names the path in the request itself, and the host
+    // is the request's own.
+    let asked = ask(format!("{wiki}/admin"), None).await;
+    assert_eq!(asked.unwrap().status(), 403);
+    let asked = ask(
+        format!("{portal}/admin"),
+        Some(("wiki.example.test", "/admin")),
+    )
+    .await;
+    assert_eq!(asked.unwrap().status(), 200);
+}
+
+#[tokio::test]
 async fn websockets_pass_through_a_route() {
     let t = Apps::start(
         |[a, b, _]| {
