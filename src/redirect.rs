@@ -300,6 +300,41 @@ mod tests {
                 prop_assert_eq!(resolved.origin(), base.origin(), "{} from {:?}", target, raw);
                 prop_assert!(target.bytes().all(|b| b.is_ascii_graphic()), "{:?}", target);
             }
+
+            /// Whatever comes in, the browser is sent to a path on the host it is on, or to one
+            /// of the gateway's hosts, on its scheme and port, never anywhere else.
+            #[test]
+            fn an_absolute_target_stays_on_the_gateways_hosts(
+                raw in proptest::collection::vec(
+                    prop_oneof![
+                        Just("https://"), Just("http://"), Just("wiki.example.com"),
+                        Just("a.apps.example.com"), Just("evil.test"), Just("."), Just("/"),
+                        Just("\\"), Just("@"), Just(":"), Just("443"), Just("8443"), Just("%2f"),
+                        Just("%40"), Just("?"), Just("#"), Just(".."), Just("x"),
+                    ],
+                    0..10,
+                ).prop_map(|p| p.concat())
+            ) {
+                let public = Url::parse("https://portal.example.com").unwrap();
+                let hosts = ["wiki.example.com", "*.apps.example.com"]
+                    .map(|h| HostPattern::parse(h).unwrap());
+                let d = Destinations::new(&public, hosts.clone());
+                let target = d.target(Some(&raw));
+                prop_assert!(target.bytes().all(|b| b.is_ascii_graphic()), "{:?}", target);
+                if !target.starts_with('/') {
+                    let url = Url::parse(&target).unwrap();
+                    prop_assert_eq!(url.scheme(), "https", "{} from {:?}", target, raw);
+                    prop_assert_eq!(url.port(), None, "{} from {:?}", target, raw);
+                    prop_assert!(url.username().is_empty() && url.password().is_none());
+                    let host = url.host_str().unwrap();
+                    prop_assert!(
+                        host == "portal.example.com" || hosts.iter().any(|h| h.matches(host)),
+                        "{} from {:?}", target, raw
+                    );
+                } else {
+                    prop_assert!(!target.starts_with("//"), "{}", target);
+                }
+            }
         }
     }
 }
