@@ -298,6 +298,7 @@ fn routing(c: &mut Criterion) {
         let routes = Routes::new(
             &settings.routes,
             &IdentityHeaders::with_defaults(Vec::new()),
+            &[],
             std::time::Duration::from_secs(60),
             "https",
         );

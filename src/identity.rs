@@ -271,6 +271,8 @@ fn collect(value: &Value, split: Option<&str>, out: &mut Vec<String>, depth: usi
 #[derive(Debug, Clone)]
 pub struct IdentityHeaders {
     mappings: Arc<[HeaderMapping]>,
+    /// Other headers the gateway sets (an assertion's), stripped like the mapped ones.
+    also: Arc<[HeaderName]>,
 }
 
 impl IdentityHeaders {
@@ -292,6 +294,17 @@ impl IdentityHeaders {
         mappings.extend(custom);
         Self {
             mappings: mappings.into(),
+            also: Arc::new([]),
+        }
+    }
+
+    /// These mappings, with `names` stripped from client requests too.
+    pub fn also_stripping(&self, names: &[HeaderName]) -> Self {
+        let mut also = self.also.to_vec();
+        also.extend(names.iter().cloned());
+        Self {
+            mappings: self.mappings.clone(),
+            also: also.into(),
         }
     }
 
@@ -311,6 +324,7 @@ impl IdentityHeaders {
         mappings.extend(more.iter().cloned());
         Self {
             mappings: mappings.into(),
+            also: self.also.clone(),
         }
     }
 
@@ -326,6 +340,7 @@ impl IdentityHeaders {
             .iter()
             .map(|m| m.name.as_str())
             .chain(FORWARDING_HEADERS)
+            .chain(self.also.iter().map(HeaderName::as_str))
             .any(|managed| same_header(name, managed.as_bytes()))
     }
 

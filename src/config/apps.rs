@@ -39,6 +39,8 @@ pub(super) struct RawUpstream {
     #[serde(default, deserialize_with = "lenient_string")]
     url: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
+    audience: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
     timeout: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     connect_timeout: Option<String>,
@@ -54,6 +56,8 @@ pub(super) struct RawRoute {
     path: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     upstream: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    audience: Option<String>,
     #[serde(default, deserialize_with = "lenient_bool")]
     strip_prefix: Option<bool>,
     #[serde(default, deserialize_with = "lenient_bool")]
@@ -130,9 +134,11 @@ pub(super) fn validate_upstream(
     )?;
     upstream.preserve_host = true;
     upstream.forwarded_host = server.and_then(|s| http::HeaderValue::from_str(&s.public_host).ok());
+    let audience = audience(raw.audience, &url, "upstream.audience", errors)?;
     Some(RouteSettings {
         name: UPSTREAM_ROUTE_NAME.to_string(),
         key: "upstream".to_string(),
+        audience,
         host: None,
         path: PathPattern::parse("/").ok()?,
         upstream,
@@ -276,9 +282,9 @@ pub(super) fn validate_routes(
         let path = route_path(&path_text)
             .map_err(|why| errors.push(format!("{key}.path: {why}")))
             .ok();
-        let upstream = match r.upstream {
+        let upstream = match &r.upstream {
             Some(url) => {
-                upstream_settings(&url, r.timeout, r.connect_timeout, &key, "upstream", errors)
+                upstream_settings(url, r.timeout, r.connect_timeout, &key, "upstream", errors)
             }
             None => {
                 errors.push(format!("{key}.upstream: required"));
@@ -300,7 +306,13 @@ pub(super) fn validate_routes(
             &format!("{key}.headers"),
             errors,
         );
-        let (Some(name), Some(path), Some(mut upstream)) = (name, path, upstream) else {
+        let audience = r
+            .upstream
+            .as_deref()
+            .and_then(|url| audience(r.audience, url, &format!("{key}.audience"), errors));
+        let (Some(name), Some(path), Some(mut upstream), Some(audience)) =
+            (name, path, upstream, audience)
+        else {
             continue;
         };
         upstream.preserve_host = r.preserve_host.unwrap_or(false);
@@ -319,6 +331,7 @@ pub(super) fn validate_routes(
         routes.push(RouteSettings {
             name,
             key,
+            audience,
             host,
             path,
             upstream,
@@ -662,4 +675,28 @@ pub(super) fn read(
         check_cookie_domain(server, session, errors);
     }
     (identity, routes)
+}
+
+/// A route's `audience` (the `aud` of its assertions): as configured, or its upstream's origin
+/// (`http://127.0.0.1:8081`), which names the app the assertion is for.
+fn audience(
+    configured: Option<String>,
+    upstream: &str,
+    key: &str,
+    errors: &mut Vec<String>,
+) -> Option<String> {
+    match configured {
+        Some(text) if text.trim().is_empty() || text.chars().any(char::is_control) => {
+            errors.push(format!(
+                "{key}: must be a non-empty name of the app, like \"https://wiki.internal\""
+            ));
+            None
+        }
+        Some(text) => Some(text.trim().to_string()),
+        None => Some(
+            Url::parse(upstream.trim())
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_else(|_| upstream.trim().to_string()),
+        ),
+    }
 }

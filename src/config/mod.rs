@@ -7,12 +7,13 @@
 //! every problem they find into one list, so an operator sees all of them at once.
 //!
 //! One file per section: [`server`] (`[server]`, `[log]`, `[metrics]`), [`oidc`] (`[oidc]`,
-//! `[bearer]`), [`session`], and [`apps`] (`[upstream]` or `[[routes]]`, with `[[rules]]`,
-//! `[[headers]]` and `[policy]`). Each checks its section into the settings type of the
+//! `[bearer]`), [`session`], [`assertion`], and [`apps`] (`[upstream]` or `[[routes]]`, with
+//! `[[rules]]`, `[[headers]]` and `[policy]`). Each checks its section into the settings type of the
 //! component that uses it (the proxy's, the router's, the session store's, ...); this module
 //! assembles them. [`read`] holds what reading every section shares, [`env`] the environment.
 
 mod apps;
+mod assertion;
 mod env;
 mod oidc;
 mod read;
@@ -34,6 +35,7 @@ pub use server::{LogSettings, ServerSettings};
 
 pub use crate::secret::Secret;
 
+use crate::assertion::AssertionSettings;
 use crate::authn::BearerSettings;
 use crate::identity::IdentityHeaders;
 use crate::oidc::OidcSettings;
@@ -58,6 +60,8 @@ pub struct Settings {
     /// The default identity headers plus every `[[headers]]` mapping: what every route sends
     /// (each route may add its own).
     pub identity: IdentityHeaders,
+    /// `[assertion]`: `None` unless enabled.
+    pub assertion: Option<AssertionSettings>,
     /// `[bearer]`: `None` unless enabled.
     pub bearer: Option<BearerSettings>,
     /// `[log]`
@@ -87,9 +91,19 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-const SECTIONS: [&str; 11] = [
-    "server", "upstream", "routes", "oidc", "session", "headers", "policy", "rules", "bearer",
-    "log", "metrics",
+const SECTIONS: [&str; 12] = [
+    "assertion",
+    "server",
+    "upstream",
+    "routes",
+    "oidc",
+    "session",
+    "headers",
+    "policy",
+    "rules",
+    "bearer",
+    "log",
+    "metrics",
 ];
 
 /// Loads and validates the configuration from `path` and the process environment.
@@ -145,6 +159,7 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
     let session = session::read(figment, &mut errors);
     let (identity, routes) = apps::read(figment, server.as_ref(), session.as_ref(), &mut errors);
     let bearer = oidc::read_bearer(figment, oidc.as_ref(), &mut errors);
+    let assertion = assertion::read(figment, session.as_ref(), &mut errors);
     let log = server::read_log(figment, &mut errors);
     let metrics_listen = server::read_metrics(figment, &mut errors);
     match (server, routes, oidc, session) {
@@ -155,6 +170,7 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
                 oidc,
                 session,
                 identity,
+                assertion,
                 bearer,
                 log,
                 metrics_listen,

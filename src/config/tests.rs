@@ -524,3 +524,41 @@ fn reserved_authorize_params_are_refused() {
             .contains("authorize_params.state")
     );
 }
+
+#[test]
+fn assertion_settings_are_checked() {
+    let on = format!("{MINIMAL}\n[assertion]\nenabled = true\n");
+    let s = from_toml_str(&on).unwrap();
+    let a = s.assertion.unwrap();
+    assert_eq!(a.header.as_str(), "x-portcullis-assertion");
+    assert_eq!(a.lifetime, Duration::from_secs(300));
+    // Derived from the session secret: the same secret, the same key.
+    let again = from_toml_str(&on).unwrap().assertion.unwrap();
+    assert_eq!(a.key.public, again.key.public);
+    assert_eq!(s.routes[0].audience, "http://127.0.0.1:8080");
+
+    let bad = format!(
+        "{MINIMAL}\n[assertion]\nenabled = true\nheader = \"Cookie\"\nlifetime = \"2h\"\nsigning_key_file = \"/nonexistent/key.pem\"\nprevious_key_files = [\"/nonexistent/old.pem\"]\n"
+    );
+    let text = from_toml_str(&bad).unwrap_err().to_string();
+    for expected in [
+        "assertion.header: \"cookie\" has a meaning of its own",
+        "assertion.lifetime: at most 1h",
+        "assertion.signing_key_file: cannot read /nonexistent/key.pem",
+        "assertion.previous_key_files[0]: cannot read /nonexistent/old.pem",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let off = format!("{MINIMAL}\n[assertion]\nlifetime = \"1m\"\n");
+    let text = from_toml_str(&off).unwrap_err().to_string();
+    assert!(text.contains("assertion: set enabled = true"), "{text}");
+    let blank = MINIMAL.replace(
+        "url = \"http://127.0.0.1:8080\"",
+        "url = \"http://127.0.0.1:8080\"\naudience = \" \"",
+    );
+    let text = from_toml_str(&blank).unwrap_err().to_string();
+    assert!(
+        text.contains("upstream.audience: must be a non-empty name"),
+        "{text}"
+    );
+}

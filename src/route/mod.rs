@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 pub use host::{HostError, HostPattern, is_authority, parent, request_authority, route_name};
 
@@ -36,6 +36,8 @@ pub struct RouteSettings {
     pub name: String,
     /// Where it is configured (`routes[2]`, or `upstream`), for messages about it.
     pub key: String,
+    /// The `aud` of the assertions its app gets.
+    pub audience: String,
     /// The host it serves; `None` for any.
     pub host: Option<HostPattern>,
     /// The path prefix it serves (literal segments only).
@@ -64,6 +66,8 @@ pub struct Route {
     pub policy: Policy,
     /// The identity headers its app receives.
     pub identity: IdentityHeaders,
+    /// The `aud` of the assertions its app gets, and its key in the assertion cache.
+    pub audience: (String, u64),
     /// Its app.
     pub upstream: Upstream,
     /// `portcullis_requests_total{route=<name>}`; shared, so that a request counts once it is
@@ -99,15 +103,18 @@ pub struct Routes {
 }
 
 impl Routes {
-    /// The routes of `settings`, with the `global` identity headers; WebSocket tunnels close after
-    /// `idle`, and apps are told the public scheme is `public_scheme`.
+    /// The routes of `settings`, with the `global` identity headers; `also_managed` are other
+    /// headers the gateway sets (the assertion's), stripped from every client request too.
+    /// WebSocket tunnels close after `idle`, and apps are told the public scheme is
+    /// `public_scheme`.
     pub fn new(
         settings: &[RouteSettings],
         global: &IdentityHeaders,
+        also_managed: &[HeaderName],
         idle: Duration,
         public_scheme: &str,
     ) -> Self {
-        let mut managed = global.clone();
+        let mut managed = global.also_stripping(also_managed);
         let mut routes = Vec::with_capacity(settings.len());
         for s in settings {
             managed = managed.merged(&s.headers);
@@ -118,6 +125,10 @@ impl Routes {
                 strip_prefix: s.strip_prefix,
                 policy: s.policy.clone(),
                 identity: global.merged(&s.headers),
+                audience: (
+                    s.audience.clone(),
+                    crate::assertion::audience_key(&s.audience),
+                ),
                 upstream: Upstream::new(s.upstream.clone(), idle, public_scheme),
                 requests: Arc::new(RequestCounter::register(&s.name)),
             });
@@ -205,6 +216,7 @@ pub fn lint(routes: &[RouteSettings], owned: &[&str]) -> Vec<String> {
     let table = Routes::new(
         routes,
         &IdentityHeaders::with_defaults(Vec::new()),
+        &[],
         Duration::from_secs(1),
         "http",
     );
@@ -253,6 +265,7 @@ mod tests {
         RouteSettings {
             name: name.to_string(),
             key: format!("routes[{name}]"),
+            audience: "http://127.0.0.1:8080".into(),
             host: host.map(|h| HostPattern::parse(h).unwrap()),
             path: PathPattern::parse(path).unwrap(),
             upstream: UpstreamSettings {
@@ -291,6 +304,7 @@ mod tests {
         let routes = Routes::new(
             &table(),
             &IdentityHeaders::with_defaults(Vec::new()),
+            &[],
             Duration::from_secs(1),
             "https",
         );
@@ -327,6 +341,7 @@ mod tests {
         let only_hosts = Routes::new(
             &table()[3..],
             &IdentityHeaders::with_defaults(Vec::new()),
+            &[],
             Duration::from_secs(1),
             "https",
         );
@@ -342,6 +357,7 @@ mod tests {
         let routes = Routes::new(
             &[s],
             &IdentityHeaders::with_defaults(Vec::new()),
+            &[],
             Duration::from_secs(1),
             "https",
         );

@@ -15,10 +15,12 @@ use crate::policy::{AuthFailure, CanonicalPath, Condition, Decision, Principal, 
 use crate::route::Route;
 
 /// What happens to a request: through, with the identity (session or bearer claims) when there
-/// is one and the `Set-Cookie` values of its session; or refused.
+/// is one, when that identity ends (Unix seconds: the session's end, or the token's expiry),
+/// and the `Set-Cookie` values of its session; or refused.
 pub(super) enum Access {
     Allowed {
         claims: Option<Arc<Claims>>,
+        until: u64,
         cookies: Vec<HeaderValue>,
     },
     Refused(Refusal),
@@ -51,11 +53,23 @@ pub(super) async fn decide(
     path: &CanonicalPath,
     headers: &HeaderMap,
 ) -> Access {
-    let (claims, scopes, cookies, failure) = match app.0.authn.authenticate(headers).await {
-        Authn::SignedIn { session, cookies } => (Some(session.claims.clone()), None, cookies, None),
-        Authn::Bearer(token) => (Some(token.claims), Some(token.scopes), Vec::new(), None),
-        Authn::Anonymous { cookies } => (None, None, cookies, None),
-        Authn::Failed(failure) => (None, None, Vec::new(), Some(failure)),
+    let (claims, scopes, until, cookies, failure) = match app.0.authn.authenticate(headers).await {
+        Authn::SignedIn { session, cookies } => {
+            let until = session.ends_at(app.0.settings.session.idle_timeout);
+            (Some(session.claims.clone()), None, until, cookies, None)
+        }
+        Authn::Bearer(token) => {
+            let until = token.claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+            (
+                Some(token.claims),
+                Some(token.scopes),
+                until,
+                Vec::new(),
+                None,
+            )
+        }
+        Authn::Anonymous { cookies } => (None, None, 0, cookies, None),
+        Authn::Failed(failure) => (None, None, 0, Vec::new(), Some(failure)),
     };
     let who = match (&claims, failure) {
         (_, Some(failure)) => Who::Failed(failure),
@@ -66,7 +80,11 @@ pub(super) async fn decide(
         (None, None) => Who::Anonymous,
     };
     match route.policy.decide(method, path, who) {
-        Decision::Allow => Access::Allowed { claims, cookies },
+        Decision::Allow => Access::Allowed {
+            claims,
+            until,
+            cookies,
+        },
         Decision::SignIn => Access::Refused(Refusal::SignIn { cookies }),
         Decision::Fail(failure) => Access::Refused(Refusal::Failed(failure)),
         Decision::Deny(denial) => {

@@ -58,7 +58,11 @@ pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>
         return GatewayError::Forbidden.into_response();
     };
     match access::decide(&app, route, &method, &path, headers).await {
-        Access::Allowed { claims, cookies } => {
+        Access::Allowed {
+            claims,
+            until,
+            cookies,
+        } => {
             let status = if prefixed {
                 StatusCode::OK
             } else {
@@ -74,6 +78,9 @@ pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>
                     }
                 }
                 identity.apply(claims, out);
+                if let Some((name, value)) = super::assertion_for(&app, route, claims, until) {
+                    out.insert(name, value);
+                }
             }
             with_cookies(response, cookies)
         }

@@ -37,6 +37,7 @@ use tower::ServiceExt;
 
 pub use error::{GatewayError, escape_html, redirect};
 
+use crate::assertion::{Assertions, JWKS_PATH};
 use crate::authn::Authenticator;
 use crate::config::Settings;
 use crate::identity::IdentityHeaders;
@@ -74,7 +75,8 @@ pub const HEALTHZ_PATH: &str = "/healthz";
 pub const READYZ_PATH: &str = "/readyz";
 
 /// Paths the gateway answers itself on every host, whatever the routes say.
-pub const OWNED_PATHS: [&str; 9] = [
+pub const OWNED_PATHS: [&str; 10] = [
+    JWKS_PATH,
     START_PATH,
     CALLBACK_PATH,
     SIGN_OUT_PATH,
@@ -102,10 +104,12 @@ impl Live {
     fn new(s: &Settings) -> Self {
         let server = &s.server;
         let hosts = s.routes.iter().filter_map(|r| r.host.clone());
+        let assertion: Vec<_> = s.assertion.iter().map(|a| a.header.clone()).collect();
         Self {
             routes: Routes::new(
                 &s.routes,
                 &s.identity,
+                &assertion,
                 server.idle_timeout,
                 &server.public_scheme,
             ),
@@ -135,6 +139,8 @@ struct Inner {
     sessions: Arc<Sessions>,
     authn: Authenticator,
     counters: observe::RequestCounters,
+    /// Signed identity assertions, when `[assertion]` is enabled.
+    assertions: Option<Assertions>,
 }
 
 impl AppState {
@@ -156,6 +162,10 @@ impl AppState {
             )?,
             sessions,
             counters: observe::RequestCounters::register(),
+            assertions: settings
+                .assertion
+                .as_ref()
+                .map(|a| Assertions::new(a, &settings.server.public_origin)),
             issuer,
             settings,
         })))
@@ -211,6 +221,7 @@ fn routes(state: AppState) -> Router {
             &format!("{FORWARD_AUTH_PATH}/{{*path}}"),
             any(forward_auth::forward_auth),
         )
+        .route(JWKS_PATH, get(jwks))
         .route(HEALTHZ_PATH, get(|| async { "ok" }))
         .route(READYZ_PATH, get(readyz))
         .fallback(proxy)
@@ -347,6 +358,44 @@ fn peer(req: &Request<Body>) -> Option<SocketAddr> {
     req.extensions().get::<ClientConnection>().map(|c| c.peer)
 }
 
+/// The keys that verify the gateway's assertions: public, and cacheable for a few minutes.
+async fn jwks(State(app): State<AppState>) -> Response {
+    let Some(assertions) = &app.0.assertions else {
+        return (StatusCode::NOT_FOUND, "assertions are not enabled").into_response();
+    };
+    let (body, max_age) = assertions.jwks();
+    let cache = format!("public, max-age={max_age}");
+    (
+        [
+            (http::header::CONTENT_TYPE, "application/json".to_string()),
+            (CACHE_CONTROL, cache),
+        ],
+        body.to_vec(),
+    )
+        .into_response()
+}
+
+/// The assertion for `claims` to `route`'s app, valid until `until` at the latest, as a header:
+/// `None` when assertions are off or the identity has no subject.
+fn assertion_for(
+    app: &AppState,
+    route: &Route,
+    claims: &crate::identity::Claims,
+    until: u64,
+) -> Option<(http::HeaderName, http::HeaderValue)> {
+    let assertions = app.0.assertions.as_ref()?;
+    let (audience, key) = &route.audience;
+    let value = assertions.for_identity(
+        claims,
+        audience,
+        *key,
+        || route.policy.roles(claims),
+        until,
+        crate::oidc::now_secs(),
+    )?;
+    Some((assertions.header().clone(), value))
+}
+
 async fn readyz(State(app): State<AppState>) -> Response {
     if app.0.issuer.provider().is_none() {
         (StatusCode::SERVICE_UNAVAILABLE, "issuer not discovered yet").into_response()
@@ -396,23 +445,27 @@ async fn forward(
     };
     let counter = Some(route.requests.clone());
     let elsewhere = live.signs_in_elsewhere(route, &name);
-    let (claims, cookies) = match access::decide(app, route, req.method(), &path, req.headers())
-        .await
-    {
-        Access::Allowed { claims, cookies } => (claims, cookies),
-        Access::Refused(refusal) => {
-            let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
-            let asked = Asked {
-                method: req.method(),
-                headers: req.headers(),
-                target,
-                path: Some(&path),
-                elsewhere: elsewhere.then_some(authority),
-            };
-            let response = respond::refused(app, &route.identity, Surface::Proxy, &asked, refusal);
-            return (response, counter);
-        }
-    };
+    let (claims, until, cookies) =
+        match access::decide(app, route, req.method(), &path, req.headers()).await {
+            Access::Allowed {
+                claims,
+                until,
+                cookies,
+            } => (claims, until, cookies),
+            Access::Refused(refusal) => {
+                let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+                let asked = Asked {
+                    method: req.method(),
+                    headers: req.headers(),
+                    target,
+                    path: Some(&path),
+                    elsewhere: elsewhere.then_some(authority),
+                };
+                let response =
+                    respond::refused(app, &route.identity, Surface::Proxy, &asked, refusal);
+                return (response, counter);
+            }
+        };
     // The upstream gets the path that was authorized, never another reading of it. (Usually
     // the two are the same text, and the request's URI stands.)
     let sent = route.upstream_path(&path);
@@ -437,6 +490,9 @@ async fn forward(
     app.0.sessions.jar().strip(headers);
     if let Some(claims) = &claims {
         route.identity.apply(claims, headers);
+        if let Some((name, value)) = assertion_for(app, route, claims, until) {
+            headers.insert(name, value);
+        }
     }
     let fwd = Forwarded {
         peer: &client.address,

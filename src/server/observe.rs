@@ -35,7 +35,7 @@ pub(super) enum Target {
 impl Target {
     /// Where a request for `path` goes.
     pub(super) fn of(path: &str) -> Self {
-        if path.starts_with("/oauth2/") {
+        if path.starts_with("/oauth2/") || path.starts_with("/.well-known/portcullis/") {
             Self::Auth
         } else if path == super::HEALTHZ_PATH || path == super::READYZ_PATH {
             Self::Health

@@ -7,6 +7,7 @@
 
 mod common;
 
+mod assertion;
 mod backchannel;
 mod bearer;
 mod cli;

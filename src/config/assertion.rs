@@ -1,0 +1,116 @@
+//! `[assertion]`: the signed identity assertion every proxied request with an identity carries,
+//! and the keys that sign it.
+
+use std::time::Duration;
+
+use figment::Figment;
+use http::HeaderName;
+use serde::Deserialize;
+
+use super::read::{duration, lenient_bool, lenient_string, section};
+use crate::assertion::{
+    AssertionKey, AssertionSettings, DEFAULT_HEADER, DEFAULT_LIFETIME, public_from_pem,
+};
+use crate::session::SessionSettings;
+
+/// Longest `assertion.lifetime`: an assertion outlives a sign-out elsewhere by up to this much.
+const MAX_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// Headers an assertion may not be sent in: the gateway (or HTTP) gives them another meaning.
+const RESERVED_HEADERS: [&str; 8] = [
+    "authorization",
+    "cookie",
+    "host",
+    "connection",
+    "upgrade",
+    "te",
+    "transfer-encoding",
+    "content-length",
+];
+
+#[derive(Default, Deserialize)]
+pub(super) struct RawAssertion {
+    #[serde(default, deserialize_with = "lenient_bool")]
+    enabled: Option<bool>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    header: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    signing_key_file: Option<String>,
+    previous_key_files: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    lifetime: Option<String>,
+}
+
+/// `[assertion]`, checked: `None` unless enabled. Without a key file the key is derived from
+/// `session.secret` (when it is valid).
+pub(super) fn read(
+    figment: &Figment,
+    session: Option<&SessionSettings>,
+    errors: &mut Vec<String>,
+) -> Option<AssertionSettings> {
+    let raw: RawAssertion = section(figment, "assertion", errors);
+    if !raw.enabled.unwrap_or(false) {
+        let configured = raw.header.is_some()
+            || raw.signing_key_file.is_some()
+            || raw.previous_key_files.is_some()
+            || raw.lifetime.is_some();
+        if configured {
+            errors.push("assertion: set enabled = true to send assertions".into());
+        }
+        return None;
+    }
+    let header = raw.header.unwrap_or_else(|| DEFAULT_HEADER.to_string());
+    let header = match HeaderName::from_bytes(header.trim().as_bytes()) {
+        Ok(name) if RESERVED_HEADERS.contains(&name.as_str()) => {
+            errors.push(format!(
+                "assertion.header: {name:?} has a meaning of its own; name another header"
+            ));
+            None
+        }
+        Ok(name) => Some(name),
+        Err(_) => {
+            errors.push(format!("assertion.header: {header:?} is not a header name"));
+            None
+        }
+    };
+    let lifetime = duration(raw.lifetime, "assertion.lifetime", DEFAULT_LIFETIME, errors);
+    if lifetime > MAX_LIFETIME {
+        errors.push("assertion.lifetime: at most 1h".into());
+    }
+    let key = match raw.signing_key_file {
+        Some(path) => read_pem(&path, "assertion.signing_key_file", errors).and_then(|pem| {
+            AssertionKey::from_pem(&pem)
+                .map_err(|why| errors.push(format!("assertion.signing_key_file: {path}: {why}")))
+                .ok()
+        }),
+        None => session.map(|s| AssertionKey::derive(s.secret.expose().as_bytes())),
+    };
+    let mut previous = Vec::new();
+    for (i, path) in raw
+        .previous_key_files
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let key_name = format!("assertion.previous_key_files[{i}]");
+        if let Some(pem) = read_pem(path, &key_name, errors) {
+            match public_from_pem(&pem) {
+                Ok(public) => previous.push(public),
+                Err(why) => errors.push(format!("{key_name}: {path}: {why}")),
+            }
+        }
+    }
+    Some(AssertionSettings {
+        header: header?,
+        key: key?,
+        previous,
+        lifetime,
+    })
+}
+
+/// The text of the PEM file at `path`, or the error under `key`.
+fn read_pem(path: &str, key: &str, errors: &mut Vec<String>) -> Option<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| errors.push(format!("{key}: cannot read {path}: {e}")))
+        .ok()
+}
