@@ -14,9 +14,10 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 
 /// Headers the gateway sets about the connection, the forward-auth answer's identity headers
-/// (apps behind a forward-auth proxy trust them), and headers that make frameworks read another
-/// request than the one the rules judged: client copies in any spelling are removed too.
-const FORWARDING_HEADERS: [&str; 16] = [
+/// (apps behind a forward-auth proxy trust them), the tokens and ALB-style headers it can send
+/// (an app reading them believes they are the gateway's), and headers that make frameworks read
+/// another request than the one the rules judged: client copies in any spelling are removed too.
+const FORWARDING_HEADERS: [&str; 20] = [
     "x-forwarded-for",
     "x-forwarded-proto",
     "x-forwarded-host",
@@ -27,6 +28,10 @@ const FORWARDING_HEADERS: [&str; 16] = [
     "x-auth-request-email",
     "x-auth-request-groups",
     "x-auth-request-preferred-username",
+    "x-forwarded-access-token",
+    "x-amzn-oidc-data",
+    "x-amzn-oidc-identity",
+    "x-amzn-oidc-accesstoken",
     // Another method (Symfony, Laravel, Rails' Rack::MethodOverride): a rule listing methods
     // would be judged on the method the app ignores.
     "x-http-method-override",

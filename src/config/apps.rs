@@ -14,7 +14,7 @@ use super::server::ServerSettings;
 use crate::identity::{ClaimPath, ClaimSource, HeaderMapping, IdentityHeaders};
 use crate::policy::{CanonicalPath, DefaultAction, PathPattern, Policy, Rule};
 use crate::proxy::UpstreamSettings;
-use crate::route::{HostPattern, MAX_ROUTES, RouteSettings};
+use crate::route::{AppAuthorization, HostPattern, MAX_ROUTES, RouteSettings};
 use crate::session::SessionSettings;
 
 /// Default time the upstream has to send response headers.
@@ -40,6 +40,10 @@ pub(super) struct RawUpstream {
     url: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     audience: Option<String>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pass_access_token: Option<bool>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    authorization: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     timeout: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
@@ -58,6 +62,10 @@ pub(super) struct RawRoute {
     upstream: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     audience: Option<String>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pass_access_token: Option<bool>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    authorization: Option<String>,
     #[serde(default, deserialize_with = "lenient_bool")]
     strip_prefix: Option<bool>,
     #[serde(default, deserialize_with = "lenient_bool")]
@@ -135,10 +143,13 @@ pub(super) fn validate_upstream(
     upstream.preserve_host = true;
     upstream.forwarded_host = server.and_then(|s| http::HeaderValue::from_str(&s.public_host).ok());
     let audience = audience(raw.audience, &url, "upstream.audience", errors)?;
+    let authorization = app_authorization(raw.authorization, "upstream.authorization", errors);
     Some(RouteSettings {
         name: UPSTREAM_ROUTE_NAME.to_string(),
         key: "upstream".to_string(),
         audience,
+        pass_access_token: raw.pass_access_token.unwrap_or(false),
+        authorization,
         host: None,
         path: PathPattern::parse("/").ok()?,
         upstream,
@@ -310,6 +321,8 @@ pub(super) fn validate_routes(
             .upstream
             .as_deref()
             .and_then(|url| audience(r.audience, url, &format!("{key}.audience"), errors));
+        let authorization =
+            app_authorization(r.authorization, &format!("{key}.authorization"), errors);
         let (Some(name), Some(path), Some(mut upstream), Some(audience)) =
             (name, path, upstream, audience)
         else {
@@ -332,6 +345,8 @@ pub(super) fn validate_routes(
             name,
             key,
             audience,
+            pass_access_token: r.pass_access_token.unwrap_or(false),
+            authorization,
             host,
             path,
             upstream,
@@ -698,5 +713,24 @@ fn audience(
                 .map(|u| u.origin().ascii_serialization())
                 .unwrap_or_else(|_| upstream.trim().to_string()),
         ),
+    }
+}
+
+/// A route's `authorization`: the token its app gets as `Authorization: Bearer`.
+fn app_authorization(
+    text: Option<String>,
+    key: &str,
+    errors: &mut Vec<String>,
+) -> AppAuthorization {
+    match text.as_deref().map(str::trim) {
+        None | Some("none") => AppAuthorization::None,
+        Some("id_token") => AppAuthorization::IdToken,
+        Some("access_token") => AppAuthorization::AccessToken,
+        Some(other) => {
+            errors.push(format!(
+                "{key}: {other:?} is not \"none\", \"id_token\" or \"access_token\""
+            ));
+            AppAuthorization::None
+        }
     }
 }

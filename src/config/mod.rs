@@ -158,6 +158,10 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
     let oidc = oidc::read(figment, &mut errors);
     let session = session::read(figment, &mut errors);
     let (identity, routes) = apps::read(figment, server.as_ref(), session.as_ref(), &mut errors);
+    let mut session = session;
+    if let (Some(session), Some(routes)) = (&mut session, &routes) {
+        session.keep_access_token = routes.iter().any(RouteSettings::needs_access_token);
+    }
     let bearer = oidc::read_bearer(figment, oidc.as_ref(), &mut errors);
     let assertion = assertion::read(figment, session.as_ref(), &mut errors);
     let log = server::read_log(figment, &mut errors);

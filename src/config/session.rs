@@ -184,6 +184,8 @@ pub(super) fn validate_session(
         refresh_margin,
         cookie_name,
         cookie_domain,
+        // Set once the routes are known: whether any of them passes the access token on.
+        keep_access_token: false,
     })
 }
 

@@ -562,3 +562,27 @@ fn assertion_settings_are_checked() {
         "{text}"
     );
 }
+
+#[test]
+fn tokens_for_the_app_are_checked() {
+    let routes = format!(
+        "{}\n[[routes]]\nname = \"a\"\nupstream = \"http://127.0.0.1:1\"\nauthorization = \"access_token\"\n[[routes]]\nname = \"b\"\npath = \"/b\"\nupstream = \"http://127.0.0.1:2\"\nauthorization = \"refresh_token\"\n",
+        without_upstream()
+    );
+    let text = from_toml_str(&routes).unwrap_err().to_string();
+    assert!(
+        text.contains("routes[1].authorization: \"refresh_token\" is not"),
+        "{text}"
+    );
+    // The session keeps the access token only when a route passes it on.
+    let keeps = |toml: &str| from_toml_str(toml).unwrap().session.keep_access_token;
+    assert!(!keeps(MINIMAL));
+    assert!(keeps(&MINIMAL.replace(
+        "url = \"http://127.0.0.1:8080\"",
+        "url = \"http://127.0.0.1:8080\"\npass_access_token = true"
+    )));
+    assert!(!keeps(&MINIMAL.replace(
+        "url = \"http://127.0.0.1:8080\"",
+        "url = \"http://127.0.0.1:8080\"\nauthorization = \"id_token\""
+    )));
+}

@@ -40,6 +40,8 @@ pub struct TokenResponse {
     pub id_token: Option<String>,
     /// A refresh token: on sign-in, and on refresh when the issuer rotates them.
     pub refresh_token: Option<String>,
+    /// The access token, which the session keeps only when a route passes it to its app.
+    pub access_token: Option<String>,
 }
 
 /// Why a code exchange failed.

@@ -29,6 +29,18 @@ use crate::proxy::{Upstream, UpstreamSettings};
 /// Most routes a configuration may have.
 pub const MAX_ROUTES: usize = 1000;
 
+/// The token a route sends its app in `Authorization: Bearer` (`authorization`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AppAuthorization {
+    /// None: the client's `Authorization` goes on as it came.
+    #[default]
+    None,
+    /// The session's ID token (a bearer request's own token).
+    IdToken,
+    /// The session's access token (a bearer request's own token).
+    AccessToken,
+}
+
 /// One route, as configured.
 #[derive(Debug, Clone)]
 pub struct RouteSettings {
@@ -46,6 +58,10 @@ pub struct RouteSettings {
     pub upstream: UpstreamSettings,
     /// Send the path without `path`.
     pub strip_prefix: bool,
+    /// Send the access token in `X-Forwarded-Access-Token`.
+    pub pass_access_token: bool,
+    /// The token sent in `Authorization`.
+    pub authorization: AppAuthorization,
     /// Its rules (paths already under `path`) and what unmatched requests get.
     pub policy: Policy,
     /// Its own identity headers, added to the global ones (replacing those of the same name).
@@ -62,6 +78,10 @@ pub struct Route {
     /// Its path prefix.
     pub path: PathPattern,
     strip_prefix: bool,
+    /// Send the access token in `X-Forwarded-Access-Token`.
+    pub pass_access_token: bool,
+    /// The token sent in `Authorization`.
+    pub authorization: AppAuthorization,
     /// Its rules.
     pub policy: Policy,
     /// The identity headers its app receives.
@@ -75,7 +95,20 @@ pub struct Route {
     pub requests: Arc<RequestCounter>,
 }
 
+impl RouteSettings {
+    /// Whether the route sends its app the session's access token: sessions must keep it.
+    pub fn needs_access_token(&self) -> bool {
+        self.pass_access_token || self.authorization == AppAuthorization::AccessToken
+    }
+}
+
 impl Route {
+    /// Whether the route sends its app a token (in `X-Forwarded-Access-Token` or
+    /// `Authorization`).
+    pub fn passes_tokens(&self) -> bool {
+        self.pass_access_token || self.authorization != AppAuthorization::None
+    }
+
     /// The path its app gets for `path`: the canonical path, without the route's prefix when
     /// the route strips it.
     pub fn upstream_path<'p>(&self, path: &'p CanonicalPath) -> &'p str {
@@ -123,6 +156,8 @@ impl Routes {
                 host: s.host.clone(),
                 path: s.path.clone(),
                 strip_prefix: s.strip_prefix,
+                pass_access_token: s.pass_access_token,
+                authorization: s.authorization,
                 policy: s.policy.clone(),
                 identity: global.merged(&s.headers),
                 audience: (
@@ -277,6 +312,8 @@ mod tests {
                 forwarded_host: None,
             },
             strip_prefix: false,
+            pass_access_token: false,
+            authorization: AppAuthorization::None,
             policy: Policy::new(
                 Vec::new(),
                 DefaultAction::Authenticated,

@@ -13,14 +13,17 @@ use crate::authn::Authn;
 use crate::identity::Claims;
 use crate::policy::{AuthFailure, CanonicalPath, Condition, Decision, Principal, Who};
 use crate::route::Route;
+use crate::session::Session;
 
 /// What happens to a request: through, with the identity (session or bearer claims) when there
 /// is one, when that identity ends (Unix seconds: the session's end, or the token's expiry),
-/// and the `Set-Cookie` values of its session; or refused.
+/// the session (its tokens, for routes that pass them on; `None` for a bearer token), and the
+/// `Set-Cookie` values of its session; or refused.
 pub(super) enum Access {
     Allowed {
         claims: Option<Arc<Claims>>,
         until: u64,
+        session: Option<Arc<Session>>,
         cookies: Vec<HeaderValue>,
     },
     Refused(Refusal),
@@ -53,10 +56,16 @@ pub(super) async fn decide(
     path: &CanonicalPath,
     headers: &HeaderMap,
 ) -> Access {
+    let mut session = None;
     let (claims, scopes, until, cookies, failure) = match app.0.authn.authenticate(headers).await {
-        Authn::SignedIn { session, cookies } => {
-            let until = session.ends_at(app.0.settings.session.idle_timeout);
-            (Some(session.claims.clone()), None, until, cookies, None)
+        Authn::SignedIn {
+            session: s,
+            cookies,
+        } => {
+            let until = s.ends_at(app.0.settings.session.idle_timeout);
+            let claims = s.claims.clone();
+            session = Some(s);
+            (Some(claims), None, until, cookies, None)
         }
         Authn::Bearer(token) => {
             let until = token.claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
@@ -83,6 +92,7 @@ pub(super) async fn decide(
         Decision::Allow => Access::Allowed {
             claims,
             until,
+            session,
             cookies,
         },
         Decision::SignIn => Access::Refused(Refusal::SignIn { cookies }),

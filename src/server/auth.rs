@@ -169,6 +169,8 @@ async fn finish_login(
         app.0.settings.session.lifetime,
         now,
     );
+    // Kept only if a route passes it on (the store drops it otherwise).
+    session.access_token = tokens.access_token;
     let cookies = app
         .0
         .sessions

@@ -61,6 +61,7 @@ pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>
         Access::Allowed {
             claims,
             until,
+            session,
             cookies,
         } => {
             let status = if prefixed {
@@ -81,6 +82,9 @@ pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>
                 if let Some((name, value)) = super::assertion_for(&app, route, claims, until) {
                     out.insert(name, value);
                 }
+                let bearer =
+                    crate::oidc::bearer_token(headers).and_then(|t| std::str::from_utf8(t).ok());
+                super::tokens::pass(route, session.as_deref(), bearer, out);
             }
             with_cookies(response, cookies)
         }

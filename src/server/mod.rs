@@ -13,6 +13,7 @@ mod joint;
 mod observe;
 mod protocol;
 mod respond;
+mod tokens;
 mod userinfo;
 mod workers;
 
@@ -445,27 +446,27 @@ async fn forward(
     };
     let counter = Some(route.requests.clone());
     let elsewhere = live.signs_in_elsewhere(route, &name);
-    let (claims, until, cookies) =
-        match access::decide(app, route, req.method(), &path, req.headers()).await {
-            Access::Allowed {
-                claims,
-                until,
-                cookies,
-            } => (claims, until, cookies),
-            Access::Refused(refusal) => {
-                let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
-                let asked = Asked {
-                    method: req.method(),
-                    headers: req.headers(),
-                    target,
-                    path: Some(&path),
-                    elsewhere: elsewhere.then_some(authority),
-                };
-                let response =
-                    respond::refused(app, &route.identity, Surface::Proxy, &asked, refusal);
-                return (response, counter);
-            }
-        };
+    let decided = access::decide(app, route, req.method(), &path, req.headers()).await;
+    let (claims, until, session, cookies) = match decided {
+        Access::Allowed {
+            claims,
+            until,
+            session,
+            cookies,
+        } => (claims, until, session, cookies),
+        Access::Refused(refusal) => {
+            let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            let asked = Asked {
+                method: req.method(),
+                headers: req.headers(),
+                target,
+                path: Some(&path),
+                elsewhere: elsewhere.then_some(authority),
+            };
+            let response = respond::refused(app, &route.identity, Surface::Proxy, &asked, refusal);
+            return (response, counter);
+        }
+    };
     // The upstream gets the path that was authorized, never another reading of it. (Usually
     // the two are the same text, and the request's URI stands.)
     let sent = route.upstream_path(&path);
@@ -481,6 +482,12 @@ async fn forward(
             Err(_) => return (GatewayError::BadPath.into_response(), counter),
         }
     }
+    // A bearer request's own token, for routes that pass tokens on (read before the headers
+    // are rewritten).
+    let bearer = (claims.is_some() && session.is_none() && route.passes_tokens())
+        .then(|| crate::oidc::bearer_token(req.headers()))
+        .flatten()
+        .and_then(|t| String::from_utf8(t.to_vec()).ok());
     let headers = req.headers_mut();
     let prior_for = headers.get(crate::proxy::X_FORWARDED_FOR).cloned();
     // Order matters: hop-by-hop headers (and whatever `Connection` names) and client copies of
@@ -493,6 +500,7 @@ async fn forward(
         if let Some((name, value)) = assertion_for(app, route, claims, until) {
             headers.insert(name, value);
         }
+        tokens::pass(route, session.as_deref(), bearer.as_deref(), headers);
     }
     let fwd = Forwarded {
         peer: &client.address,

@@ -53,6 +53,9 @@ pub struct SessionSettings {
     pub cookie_domain: Option<String>,
     /// Where sessions are kept.
     pub store: StoreSettings,
+    /// Whether sessions keep the access token: some route passes it to its app. Otherwise it is
+    /// dropped at sign-in and refresh, and costs the cookie nothing.
+    pub keep_access_token: bool,
 }
 
 /// `session.store`: where sessions live.
@@ -96,6 +99,9 @@ pub struct Session {
     pub id_token: String,
     /// The refresh token, when the issuer gave one.
     pub refresh_token: Option<String>,
+    /// The access token, kept only when a route passes it to its app (see
+    /// [`SessionSettings::keep_access_token`]); replaced at every refresh.
+    pub access_token: Option<String>,
     /// When the ID token expires (Unix seconds).
     pub tokens_expire_at: u64,
     /// Claims of `id_token`, decoded on load (shared: sessions are cloned from a cache).
@@ -120,6 +126,7 @@ impl Session {
             last_seen: now,
             id_token: String::new(),
             refresh_token: None,
+            access_token: None,
             tokens_expire_at: now,
             claims: Arc::default(),
             ticket: None,
@@ -179,7 +186,10 @@ impl Session {
 impl crate::cache::Weigh for Session {
     fn weight(&self) -> usize {
         // The tokens, and the decoded claims at about twice the ID token's payload.
-        self.id_token.len() * 2 + self.refresh_token.as_ref().map_or(0, String::len) + 256
+        self.id_token.len() * 2
+            + self.refresh_token.as_ref().map_or(0, String::len)
+            + self.access_token.as_ref().map_or(0, String::len)
+            + 256
     }
 }
 
@@ -268,6 +278,8 @@ pub struct Sessions {
     /// Cookie store only: sessions already opened, by sealed value. (Redis sessions are read
     /// from Redis every time, so that a sign-out anywhere counts at once.)
     opened: Option<crate::cache::VerifiedCache<Session>>,
+    /// Whether sessions keep their access token (some route passes it on).
+    keep_access_token: bool,
 }
 
 impl Sessions {
@@ -301,6 +313,7 @@ impl Sessions {
             email,
             backend,
             opened,
+            keep_access_token: settings.keep_access_token,
         })
     }
 
@@ -376,6 +389,9 @@ impl Sessions {
         request: &HeaderMap,
         now: u64,
     ) -> Result<Vec<HeaderValue>, SaveError> {
+        if !self.keep_access_token {
+            session.access_token = None;
+        }
         let plain = session.to_stored();
         let max_age = session.ends_at(self.idle_timeout).saturating_sub(now);
         let sealed = match &self.backend {
@@ -543,6 +559,7 @@ mod tests {
             cookie_name: "portcullis".into(),
             cookie_domain: None,
             store: StoreSettings::Cookie,
+            keep_access_token: false,
         };
         let secure = public_url.starts_with("https:");
         Sessions::new(&settings, secure, EmailTrust::VerifiedOnly).unwrap()
@@ -768,8 +785,36 @@ mod budget {
         )
     }
 
+    /// A Cognito access token's shape: RS256, about 1,050 characters with two groups.
+    fn cognito_access_token() -> String {
+        let claims = json!({
+            "sub": "6f1c2a52-9e4f-4a6e-8d0b-3f1a2b3c4d5e",
+            "cognito:groups": ["admins", "staff"],
+            "iss": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123xyz",
+            "version": 2,
+            "client_id": "3n4b5c6d7e8f9g0h1i2j3k4l5m",
+            "origin_jti": "0d7b6a7c-1f5e-4a3b-9c8d-7e6f5a4b3c2d",
+            "event_id": "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d",
+            "token_use": "access",
+            "scope": "openid profile email",
+            "auth_time": 1_700_000_000u64,
+            "exp": 1_700_003_600u64,
+            "iat": 1_700_000_000u64,
+            "jti": "1e2d3c4b-5a69-4788-96a5-b4c3d2e1f0a9",
+            "username": "alice.example",
+        });
+        let header = URL_SAFE_NO_PAD
+            .encode(br#"{"kid":"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG=","alg":"RS256"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+        format!("{header}.{payload}.{}", URL_SAFE_NO_PAD.encode([7u8; 256]))
+    }
+
     fn sealed_len(groups: usize) -> usize {
-        let plain = cognito_session(groups).to_stored();
+        sealed(cognito_session(groups))
+    }
+
+    fn sealed(session: Session) -> usize {
+        let plain = session.to_stored();
         Codec::new(b"0123456789abcdef0123456789abcdef", "cookie v1")
             .seal("__Host-portcullis", &plain)
             .len()
@@ -792,8 +837,21 @@ mod budget {
              groups takes {base} bytes; with groups of 24 characters, {one_cookie} fit in one \
              cookie and at most {most} in all"
         );
-        // The figures documented in README.md.
+        // The figures documented in docs/sessions.md.
         assert!(one_cookie >= 15, "{one_cookie}");
         assert!(most >= 400, "{most}");
+        // With the access token kept (a route passes it on).
+        let mut with_access = cognito_session(0);
+        let access = cognito_access_token();
+        with_access.access_token = Some(access.clone());
+        let kept = sealed(with_access);
+        println!(
+            "an access token of {} characters adds {} bytes: {kept} bytes, {} cookies",
+            access.len(),
+            kept - base,
+            kept.div_ceil(CHUNK_SIZE)
+        );
+        // As bytes, sealed once: about its own length (as text, sealing would add a third).
+        assert!(kept - base < access.len() + 64, "{kept} - {base}");
     }
 }

@@ -194,6 +194,8 @@ async fn exchange_refresh(issuer: &Issuer, session: &Session) -> Outcome {
     let rotated = tokens.refresh_token.is_some();
     let claims = Claims::new(claims, issuer.settings().email_trust);
     fresh.set_tokens(id_token, claims, tokens.refresh_token);
+    // A refresh gives a new access token; the session keeps it only if a route passes it on.
+    fresh.access_token = tokens.access_token;
     tracing::info!(session = %session.id, rotated, "tokens refreshed");
     Ok(fresh)
 }

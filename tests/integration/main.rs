@@ -7,6 +7,7 @@
 
 mod common;
 
+mod app_tokens;
 mod assertion;
 mod backchannel;
 mod bearer;

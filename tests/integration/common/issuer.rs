@@ -411,9 +411,30 @@ async fn token(
     let replaced = s.tamper.take().and_then(|f| f(&mut header, &mut claims));
     let id_token = replaced
         .unwrap_or_else(|| jsonwebtoken::encode(&header, &claims, &s.signing.encoding).unwrap());
+    // A Cognito access token: no `aud`, the client in `client_id`, `token_use` access.
+    let mut access = serde_json::Map::new();
+    for (k, v) in [
+        ("sub", claims.get("sub").cloned().unwrap_or(json!(""))),
+        ("iss", json!(format!("{}/{POOL_ID}", s.base))),
+        ("client_id", json!(CLIENT_ID)),
+        ("token_use", json!("access")),
+        ("scope", json!("openid email")),
+        (
+            "username",
+            claims.get("cognito:username").cloned().unwrap_or(json!("")),
+        ),
+        ("iat", json!(issued)),
+        ("exp", json!(issued + s.token_ttl)),
+        ("jti", json!(random())),
+    ] {
+        access.insert(k.to_string(), v);
+    }
+    let mut access_header = Header::new(Algorithm::RS256);
+    access_header.kid = Some(s.signing.kid.clone());
+    let access_token = jsonwebtoken::encode(&access_header, &access, &s.signing.encoding).unwrap();
     let mut body = json!({
         "id_token": id_token,
-        "access_token": random(),
+        "access_token": access_token,
         "expires_in": s.token_ttl,
         "token_type": "Bearer",
     });
