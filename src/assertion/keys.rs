@@ -101,6 +101,11 @@ impl AssertionKey {
         }
     }
 
+    /// The public key.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey::from(self.signing.verifying_key())
+    }
+
     /// The ES256 signature of `input` (a JWS signing input), as JWS carries it: `r || s`.
     pub fn sign(&self, input: &[u8]) -> [u8; 64] {
         let signature: Signature = self.signing.sign(input);

@@ -11,6 +11,7 @@
 //! Signing costs tens of microseconds: an assertion is made once per identity and route and
 //! reused until shortly before it expires, so a signed-in request pays a cache lookup.
 
+mod alb;
 mod keys;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -22,6 +23,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{HeaderName, HeaderValue};
 use serde_json::{Map, Value, json};
 
+pub use alb::{ALB_KEYS_PATH, Alb, AlbSettings};
 pub use keys::{AssertionKey, PublicJwk, public_from_pem};
 
 use crate::identity::{ClaimSource, Claims};

@@ -44,6 +44,8 @@ pub(super) struct RawUpstream {
     pass_access_token: Option<bool>,
     #[serde(default, deserialize_with = "lenient_string")]
     authorization: Option<String>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    alb_headers: Option<bool>,
     #[serde(default, deserialize_with = "lenient_string")]
     timeout: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
@@ -66,6 +68,8 @@ pub(super) struct RawRoute {
     pass_access_token: Option<bool>,
     #[serde(default, deserialize_with = "lenient_string")]
     authorization: Option<String>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    alb_headers: Option<bool>,
     #[serde(default, deserialize_with = "lenient_bool")]
     strip_prefix: Option<bool>,
     #[serde(default, deserialize_with = "lenient_bool")]
@@ -150,6 +154,7 @@ pub(super) fn validate_upstream(
         audience,
         pass_access_token: raw.pass_access_token.unwrap_or(false),
         authorization,
+        alb_headers: raw.alb_headers.unwrap_or(false),
         host: None,
         path: PathPattern::parse("/").ok()?,
         upstream,
@@ -347,6 +352,7 @@ pub(super) fn validate_routes(
             audience,
             pass_access_token: r.pass_access_token.unwrap_or(false),
             authorization,
+            alb_headers: r.alb_headers.unwrap_or(false),
             host,
             path,
             upstream,

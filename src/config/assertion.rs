@@ -1,5 +1,5 @@
 //! `[assertion]`: the signed identity assertion every proxied request with an identity carries,
-//! and the keys that sign it.
+//! and the keys that sign it; `[alb]`: the load balancer ALB-style headers name as their signer.
 
 use std::time::Duration;
 
@@ -9,8 +9,9 @@ use serde::Deserialize;
 
 use super::read::{duration, lenient_bool, lenient_string, section};
 use crate::assertion::{
-    AssertionKey, AssertionSettings, DEFAULT_HEADER, DEFAULT_LIFETIME, public_from_pem,
+    AlbSettings, AssertionKey, AssertionSettings, DEFAULT_HEADER, DEFAULT_LIFETIME, public_from_pem,
 };
+use crate::route::RouteSettings;
 use crate::session::SessionSettings;
 
 /// Longest `assertion.lifetime`: an assertion outlives a sign-out elsewhere by up to this much.
@@ -113,4 +114,54 @@ fn read_pem(path: &str, key: &str, errors: &mut Vec<String>) -> Option<String> {
     std::fs::read_to_string(path)
         .map_err(|e| errors.push(format!("{key}: cannot read {path}: {e}")))
         .ok()
+}
+
+#[derive(Default, Deserialize)]
+pub(super) struct RawAlb {
+    #[serde(default, deserialize_with = "lenient_string")]
+    arn: Option<String>,
+}
+
+/// `[alb]`, checked: required when a route sends ALB-style headers (`routes`, when valid).
+pub(super) fn read_alb(
+    figment: &Figment,
+    routes: Option<&[RouteSettings]>,
+    errors: &mut Vec<String>,
+) -> Option<AlbSettings> {
+    let raw: RawAlb = section(figment, "alb", errors);
+    let used = routes.is_some_and(|r| r.iter().any(|r| r.alb_headers));
+    match raw.arn.map(|a| a.trim().to_string()) {
+        Some(arn) if is_alb_arn(&arn) => Some(AlbSettings { arn }),
+        Some(arn) => {
+            errors.push(format!(
+                "alb.arn: {arn:?} is not an Application Load Balancer ARN like \"arn:aws:elasticloadbalancing:eu-central-1:123456789012:loadbalancer/app/name/0123456789abcdef\""
+            ));
+            None
+        }
+        None if used => {
+            errors.push(
+                "alb.arn: required when a route sets alb_headers (the signer apps check)".into(),
+            );
+            None
+        }
+        None => None,
+    }
+}
+
+/// Whether `arn` is an Application Load Balancer's ARN: the `signer` ALB verifiers check it
+/// against, region and all (`arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/...`).
+fn is_alb_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [arn_word, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    let region_ok = crate::config::cognito_pool_region(&format!("{region}_x")).is_some();
+    arn_word == "arn"
+        && matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
+        && service == "elasticloadbalancing"
+        && region_ok
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && resource.starts_with("loadbalancer/app/")
+        && resource.bytes().all(|b| b.is_ascii_graphic())
 }

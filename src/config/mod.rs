@@ -35,7 +35,7 @@ pub use server::{LogSettings, ServerSettings};
 
 pub use crate::secret::Secret;
 
-use crate::assertion::AssertionSettings;
+use crate::assertion::{AlbSettings, AssertionSettings};
 use crate::authn::BearerSettings;
 use crate::identity::IdentityHeaders;
 use crate::oidc::OidcSettings;
@@ -62,6 +62,8 @@ pub struct Settings {
     pub identity: IdentityHeaders,
     /// `[assertion]`: `None` unless enabled.
     pub assertion: Option<AssertionSettings>,
+    /// `[alb]`: the signer of ALB-style headers, when given.
+    pub alb: Option<AlbSettings>,
     /// `[bearer]`: `None` unless enabled.
     pub bearer: Option<BearerSettings>,
     /// `[log]`
@@ -91,7 +93,8 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-const SECTIONS: [&str; 12] = [
+const SECTIONS: [&str; 13] = [
+    "alb",
     "assertion",
     "server",
     "upstream",
@@ -164,6 +167,7 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
     }
     let bearer = oidc::read_bearer(figment, oidc.as_ref(), &mut errors);
     let assertion = assertion::read(figment, session.as_ref(), &mut errors);
+    let alb = assertion::read_alb(figment, routes.as_deref(), &mut errors);
     let log = server::read_log(figment, &mut errors);
     let metrics_listen = server::read_metrics(figment, &mut errors);
     match (server, routes, oidc, session) {
@@ -175,6 +179,7 @@ fn from_figment(figment: &Figment) -> Result<Settings, ConfigErrors> {
                 session,
                 identity,
                 assertion,
+                alb,
                 bearer,
                 log,
                 metrics_listen,

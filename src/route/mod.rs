@@ -62,6 +62,8 @@ pub struct RouteSettings {
     pub pass_access_token: bool,
     /// The token sent in `Authorization`.
     pub authorization: AppAuthorization,
+    /// Send the ALB-style `x-amzn-oidc-*` headers.
+    pub alb_headers: bool,
     /// Its rules (paths already under `path`) and what unmatched requests get.
     pub policy: Policy,
     /// Its own identity headers, added to the global ones (replacing those of the same name).
@@ -82,6 +84,8 @@ pub struct Route {
     pub pass_access_token: bool,
     /// The token sent in `Authorization`.
     pub authorization: AppAuthorization,
+    /// Send the ALB-style `x-amzn-oidc-*` headers.
+    pub alb_headers: bool,
     /// Its rules.
     pub policy: Policy,
     /// The identity headers its app receives.
@@ -98,7 +102,9 @@ pub struct Route {
 impl RouteSettings {
     /// Whether the route sends its app the session's access token: sessions must keep it.
     pub fn needs_access_token(&self) -> bool {
-        self.pass_access_token || self.authorization == AppAuthorization::AccessToken
+        self.pass_access_token
+            || self.alb_headers
+            || self.authorization == AppAuthorization::AccessToken
     }
 }
 
@@ -106,7 +112,7 @@ impl Route {
     /// Whether the route sends its app a token (in `X-Forwarded-Access-Token` or
     /// `Authorization`).
     pub fn passes_tokens(&self) -> bool {
-        self.pass_access_token || self.authorization != AppAuthorization::None
+        self.pass_access_token || self.alb_headers || self.authorization != AppAuthorization::None
     }
 
     /// The path its app gets for `path`: the canonical path, without the route's prefix when
@@ -158,6 +164,7 @@ impl Routes {
                 strip_prefix: s.strip_prefix,
                 pass_access_token: s.pass_access_token,
                 authorization: s.authorization,
+                alb_headers: s.alb_headers,
                 policy: s.policy.clone(),
                 identity: global.merged(&s.headers),
                 audience: (
@@ -314,6 +321,7 @@ mod tests {
             strip_prefix: false,
             pass_access_token: false,
             authorization: AppAuthorization::None,
+            alb_headers: false,
             policy: Policy::new(
                 Vec::new(),
                 DefaultAction::Authenticated,

@@ -85,6 +85,15 @@ pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>
                 let bearer =
                     crate::oidc::bearer_token(headers).and_then(|t| std::str::from_utf8(t).ok());
                 super::tokens::pass(route, session.as_deref(), bearer, out);
+                if route.alb_headers {
+                    let identity = super::tokens::Identity {
+                        claims,
+                        session: session.as_deref(),
+                        bearer,
+                        until,
+                    };
+                    super::tokens::alb(app.0.alb.as_ref(), &identity, out);
+                }
             }
             with_cookies(response, cookies)
         }

@@ -38,7 +38,7 @@ use tower::ServiceExt;
 
 pub use error::{GatewayError, escape_html, redirect};
 
-use crate::assertion::{Assertions, JWKS_PATH};
+use crate::assertion::{ALB_KEYS_PATH, Alb, Assertions, JWKS_PATH};
 use crate::authn::Authenticator;
 use crate::config::Settings;
 use crate::identity::IdentityHeaders;
@@ -76,8 +76,9 @@ pub const HEALTHZ_PATH: &str = "/healthz";
 pub const READYZ_PATH: &str = "/readyz";
 
 /// Paths the gateway answers itself on every host, whatever the routes say.
-pub const OWNED_PATHS: [&str; 10] = [
+pub const OWNED_PATHS: [&str; 11] = [
     JWKS_PATH,
+    ALB_KEYS_PATH,
     START_PATH,
     CALLBACK_PATH,
     SIGN_OUT_PATH,
@@ -142,6 +143,8 @@ struct Inner {
     counters: observe::RequestCounters,
     /// Signed identity assertions, when `[assertion]` is enabled.
     assertions: Option<Assertions>,
+    /// ALB-style `x-amzn-oidc-data`, when `[alb]` is given.
+    alb: Option<Alb>,
 }
 
 impl AppState {
@@ -167,6 +170,10 @@ impl AppState {
                 .assertion
                 .as_ref()
                 .map(|a| Assertions::new(a, &settings.server.public_origin)),
+            alb: settings.alb.as_ref().map(|a| {
+                let secret = settings.session.secret.expose().as_bytes();
+                Alb::new(a, secret, &settings.oidc.issuer, &settings.oidc.client_id)
+            }),
             issuer,
             settings,
         })))
@@ -223,6 +230,7 @@ fn routes(state: AppState) -> Router {
             any(forward_auth::forward_auth),
         )
         .route(JWKS_PATH, get(jwks))
+        .route(&format!("{ALB_KEYS_PATH}/{{kid}}"), get(alb_key))
         .route(HEALTHZ_PATH, get(|| async { "ok" }))
         .route(READYZ_PATH, get(readyz))
         .fallback(proxy)
@@ -376,6 +384,24 @@ async fn jwks(State(app): State<AppState>) -> Response {
         .into_response()
 }
 
+/// The PEM of the key that signs `x-amzn-oidc-data`, by its `kid`, as ALB publishes its keys.
+async fn alb_key(
+    State(app): State<AppState>,
+    axum::extract::Path(kid): axum::extract::Path<String>,
+) -> Response {
+    match app.0.alb.as_ref().and_then(|alb| alb.public_pem(&kid)) {
+        Some(pem) => (
+            [
+                (http::header::CONTENT_TYPE, "text/plain"),
+                (CACHE_CONTROL, "public, max-age=300"),
+            ],
+            pem.to_string(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such key").into_response(),
+    }
+}
+
 /// The assertion for `claims` to `route`'s app, valid until `until` at the latest, as a header:
 /// `None` when assertions are off or the identity has no subject.
 fn assertion_for(
@@ -501,6 +527,15 @@ async fn forward(
             headers.insert(name, value);
         }
         tokens::pass(route, session.as_deref(), bearer.as_deref(), headers);
+        if route.alb_headers {
+            let identity = tokens::Identity {
+                claims,
+                session: session.as_deref(),
+                bearer: bearer.as_deref(),
+                until,
+            };
+            tokens::alb(app.0.alb.as_ref(), &identity, headers);
+        }
     }
     let fwd = Forwarded {
         peer: &client.address,

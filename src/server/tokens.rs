@@ -1,12 +1,16 @@
 //! Tokens for the app: the session's access token in `X-Forwarded-Access-Token`
 //! (`pass_access_token`), and the ID or access token as `Authorization: Bearer`
-//! (`authorization`). A bearer request passes its own token. The session keeps the access token
-//! only when a route passes it on, and it is refreshed with the session: the app never receives
-//! an expired one from a live session.
+//! (`authorization`), and the ALB-style `x-amzn-oidc-*` headers (`alb_headers`). A bearer
+//! request passes its own token. The session keeps the access token only when a route passes it
+//! on, and it is refreshed with the session: the app never receives an expired one from a live
+//! session.
 
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::assertion::Alb;
+use crate::identity::Claims;
+use crate::oidc::now_secs;
 use crate::route::{AppAuthorization, Route};
 use crate::session::Session;
 
@@ -42,5 +46,34 @@ pub(super) fn pass(
     headers.remove(AUTHORIZATION);
     if let Some(value) = chosen.and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok()) {
         headers.insert(AUTHORIZATION, value);
+    }
+}
+
+/// Who a request is, for the headers that say so: its claims, its session (or its own bearer
+/// token), and when the identity ends (Unix seconds).
+pub(super) struct Identity<'a> {
+    pub(super) claims: &'a Claims,
+    pub(super) session: Option<&'a Session>,
+    pub(super) bearer: Option<&'a str>,
+    pub(super) until: u64,
+}
+
+/// Sets ALB's headers: `x-amzn-oidc-identity` (the subject), `x-amzn-oidc-accesstoken` (the
+/// access token, when there is one) and `x-amzn-oidc-data` (signed as ALB signs it).
+pub(super) fn alb(alb: Option<&Alb>, who: &Identity<'_>, headers: &mut HeaderMap) {
+    let Some(alb) = alb else { return };
+    let sub = who.claims.get("sub").and_then(serde_json::Value::as_str);
+    if let Some(value) = sub.and_then(|s| HeaderValue::from_str(s).ok()) {
+        headers.insert(HeaderName::from_static("x-amzn-oidc-identity"), value);
+    }
+    let access_token = match who.session {
+        Some(s) => s.access_token.as_deref(),
+        None => who.bearer,
+    };
+    if let Some(value) = access_token.and_then(|t| HeaderValue::from_str(t).ok()) {
+        headers.insert(HeaderName::from_static("x-amzn-oidc-accesstoken"), value);
+    }
+    if let Some(value) = alb.data(who.claims, who.until, now_secs()) {
+        headers.insert(HeaderName::from_static("x-amzn-oidc-data"), value);
     }
 }

@@ -7,6 +7,7 @@
 
 mod common;
 
+mod alb;
 mod app_tokens;
 mod assertion;
 mod backchannel;
