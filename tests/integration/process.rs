@@ -298,3 +298,57 @@ async fn json_logs_carry_the_request_id_sent_upstream() {
         );
     }
 }
+
+#[tokio::test]
+async fn identity_for_the_app_never_reaches_the_logs() {
+    let issuer = MockIssuer::start().await;
+    let upstream = MockUpstream::start().await;
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let extra = "\n[assertion]\nenabled = true\n\n[alb]\narn = \"arn:aws:elasticloadbalancing:eu-central-1:123456789012:loadbalancer/app/p/0123456789abcdef\"\n\n[log]\nlevel = \"debug\"\n";
+    let config = with_listen(base_config(&issuer, &upstream, &public, extra), port).replace(
+        "timeout = \"1s\"",
+        "timeout = \"1s\"\npass_access_token = true\nauthorization = \"id_token\"\nalb_headers = true",
+    );
+    let gw = Process::start("tokens", &config).await;
+    let browser = Browser::new();
+    signed_in(&browser, &gw.url).await;
+    let echo: serde_json::Value = browser
+        .get(&format!("{}/logged", gw.url))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sent: Vec<String> = [
+        "x-portcullis-assertion",
+        "x-forwarded-access-token",
+        "authorization",
+        "x-amzn-oidc-data",
+        "x-amzn-oidc-accesstoken",
+    ]
+    .iter()
+    .map(|h| {
+        header(&echo, h)
+            .unwrap_or_else(|| panic!("{h} not sent"))
+            .to_string()
+    })
+    .collect();
+    eventually("the access line", || {
+        let found = gw
+            .logs()
+            .iter()
+            .any(|l| l.contains("portcullis::access") && l.contains("/logged"));
+        async move { found }
+    })
+    .await;
+    // No token or assertion, nor any of their signatures, is in any log line.
+    for line in gw.logs() {
+        for value in &sent {
+            let signature = value.rsplit('.').next().unwrap();
+            assert!(
+                !line.contains(&signature[..20]),
+                "a token in the log: {line}"
+            );
+        }
+    }
+}
