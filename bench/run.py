@@ -16,13 +16,16 @@ On loopback, with the same small static upstream (nginx returning 2 bytes), it m
   R  C's request to a second gateway with 50 routes (a third on hosts of their own, a third
      under wildcard hosts, a third by path prefix; each with C's rules), the request taking one
      of the host routes: what a gateway in front of many apps pays for choosing among them,
+  S  C's request to a gateway with signed assertions on ([assertion] enabled): what signing the
+     identity for the app costs a signed-in request (one signature per session and lifetime,
+     then a cache lookup),
   C0, P0 (with --baseline BIN) C's and P's requests to a gateway run from BIN, another build
      (an earlier commit's), with the same configuration as C and P: regressions, side by side,
 in rounds A B B' P C D R ... so that machine noise falls on all alike, and prints
 requests/s, p50 and p99 latency (median over rounds), the CPU time per request of the process
 under test (user and system, from /proc: the upstream for A, the proxying nginx's workers for B
-and B', the gateway for P, C, D, R, C0 and P0), the ratios C/B, D/B, D/C, C/B', P/B, C/P and
-R/C (and C/C0, P/P0), the p99
+and B', the gateway for P, C, D, R, S, C0 and P0), the ratios C/B, D/B, D/C, C/B', P/B, C/P,
+R/C and S/C (and C/C0, P/P0), the p99
 differences C - B, C - B' and P - B, and the gateway's idle and peak RSS. Installs wrk and
 nginx (Debian packages) when missing; builds portcullis in release.
 """
@@ -231,7 +234,7 @@ def main():
     procs = []
     try:
         up, nx, iss, gw = free_port(), free_port(), free_port(), free_port()
-        many, old = free_port(), free_port()
+        many, old, signing = free_port(), free_port(), free_port()
         os.makedirs(f"{work}/up"); os.makedirs(f"{work}/proxy")
         procs.append(nginx(f"{work}/up", f"server {{ listen 127.0.0.1:{up}; location / {{ return 200 \"ok\"; }} }}"))
         procs.append(nginx(f"{work}/proxy", f"""
@@ -304,13 +307,17 @@ access = false
                                    'cookie_domain = "bench.test"')
         many_gateway = subprocess.Popen([BIN, "run", "--config", many_config], stderr=subprocess.DEVNULL)
         procs.append(many_gateway)
+        signing_config = write_config("signing", signing, f"http://127.0.0.1:{signing}",
+                                      one_app + "[assertion]\nenabled = true\n")
+        signing_gateway = subprocess.Popen([BIN, "run", "--config", signing_config], stderr=subprocess.DEVNULL)
+        procs.append(signing_gateway)
         baseline = None
         if args.baseline:
             old_config = write_config("baseline", old, f"http://127.0.0.1:{old}", one_app)
             baseline = subprocess.Popen([args.baseline, "run", "--config", old_config],
                                         stderr=subprocess.DEVNULL)
             procs.append(baseline)
-        for p in [gw, many] + ([old] if baseline else []):
+        for p in [gw, many, signing] + ([old] if baseline else []):
             wait_port(p)
         base = f"http://127.0.0.1:{gw}"
         for _ in range(100):
@@ -321,7 +328,7 @@ access = false
         cookie = cookie_header(jar)
         token = access_token(f"http://127.0.0.1:{iss}", "bench", secret, "bench", "bench-password")
         idle = rss(gateway.pid, "VmRSS")
-        for p in [many] + ([old] if baseline else []):
+        for p in [many, signing] + ([old] if baseline else []):
             for _ in range(100):
                 if request("GET", f"http://127.0.0.1:{p}/readyz")[0] == 200:
                     break
@@ -337,6 +344,8 @@ access = false
             ("D portcullis bearer", f"{base}/app/page", [f"Authorization: Bearer {token}"], [gateway.pid]),
             ("R portcullis 50 routes", f"http://127.0.0.1:{many}/app/page",
              [f"Cookie: {cookie}", "Host: app48.bench.test"], [many_gateway.pid]),
+            ("S portcullis assertion", f"http://127.0.0.1:{signing}/app/page", [f"Cookie: {cookie}"],
+             [signing_gateway.pid]),
         ]
         if baseline:
             targets += [
@@ -371,7 +380,8 @@ access = false
         b2, pub = med["B' nginx, C's request"], med["P portcullis public"]
         print(f"\nC/B = {c[0] / b[0]:.2f}   D/B = {d[0] / b[0]:.2f}   D/C = {d[0] / c[0]:.2f}   "
               f"C/B' = {c[0] / b2[0]:.2f}   P/B = {pub[0] / b[0]:.2f}   C/P = {c[0] / pub[0]:.2f}")
-        print(f"R/C = {med['R portcullis 50 routes'][0] / c[0]:.3f}", end="")
+        print(f"R/C = {med['R portcullis 50 routes'][0] / c[0]:.3f}   "
+              f"S/C = {med['S portcullis assertion'][0] / c[0]:.3f}", end="")
         if baseline:
             print(f"   C/C0 = {c[0] / med['C0 baseline session'][0]:.3f}   "
                   f"P/P0 = {pub[0] / med['P0 baseline public'][0]:.3f}", end="")
