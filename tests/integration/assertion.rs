@@ -261,3 +261,64 @@ async fn a_rotated_key_is_still_published() {
     );
     assert!(verify(signed_after, &keys, &after.url, &upstream.url).is_ok());
 }
+
+#[tokio::test]
+async fn forward_auth_answers_and_bearer_requests_carry_assertions_too() {
+    let issuer = MockIssuer::start().await;
+    let upstream = MockUpstream::start().await;
+    let gateway = gateway(
+        &issuer,
+        &upstream,
+        "[assertion]\nenabled = true\n\n[bearer]\nenabled = true",
+    )
+    .await;
+    let keys = jwks(&gateway).await;
+    let browser = Browser::new();
+    sign_in(&browser, &gateway).await;
+    // The proxy in front asks about /wiki/page: the answer carries the wiki's assertion, for
+    // the proxy to pass on.
+    let answer = browser
+        .client
+        .get(format!("{}/oauth2/auth", gateway.url))
+        .header("X-Forwarded-Uri", "/wiki/page")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+    let assertion = answer.headers()[HEADER].to_str().unwrap();
+    assert!(verify(assertion, &keys, &gateway.url, "https://wiki.internal").is_ok());
+    // An API client with a bearer token (an ID token of the gateway's client) gets one for its
+    // token's identity.
+    let id_token = issuer.with(|s| {
+        let mut claims = s.user.clone();
+        for (k, v) in [
+            ("iss", serde_json::json!(format!("{}", issuer.issuer_url()))),
+            ("aud", serde_json::json!(CLIENT_ID)),
+            ("token_use", serde_json::json!("id")),
+            ("iat", serde_json::json!(now())),
+            ("exp", serde_json::json!(now() + 600)),
+        ] {
+            claims.insert(k.into(), v);
+        }
+        MockIssuer::sign(&s.signing, &claims)
+    });
+    let echo: Value = reqwest::Client::new()
+        .get(format!("{}/api", gateway.url))
+        .bearer_auth(&id_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let claims = verify(
+        header(&echo, HEADER).unwrap(),
+        &keys,
+        &gateway.url,
+        &upstream.url,
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], "6f1c2a52-0000-4000-8000-000000000001");
+    // Never past the token's own expiry.
+    assert!(claims["exp"].as_u64().unwrap() <= now() + 600);
+}
