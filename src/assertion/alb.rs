@@ -11,27 +11,22 @@
 //! verifies the header unchanged. Like ALB's, the token names no audience: prefer the signed
 //! assertion, which does, for anything new.
 
-use std::sync::Arc;
-
-use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
 use http::HeaderValue;
 use p256::pkcs8::{EncodePublicKey, LineEnding};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::AssertionKey;
+use super::mint::{Audience, Mint, compact};
+use super::{ALB_KEY_LABEL, AssertionKey};
 use crate::identity::Claims;
 
 /// Where the gateway publishes its ALB key's PEM, `/<kid>` appended.
 pub const ALB_KEYS_PATH: &str = "/.well-known/portcullis/alb";
 /// How long an `x-amzn-oidc-data` token is valid (never past the session's end).
 const LIFETIME: u64 = 120;
-/// What the ALB key is derived with from `session.secret`: a key of its own, apart from the
-/// assertion key.
-const DERIVATION_SECRET_LABEL: &[u8] = b"portcullis alb signing key v1 ";
 /// Claims of the identity's token that say nothing of the user (they describe the token), left
-/// out of the payload as ALB leaves them out of its own.
+/// out of the payload as ALB leaves them out of its own (it sends the userinfo claims).
 const TOKEN_CLAIMS: [&str; 12] = [
     "aud",
     "azp",
@@ -46,20 +41,12 @@ const TOKEN_CLAIMS: [&str; 12] = [
     "event_id",
     "nbf",
 ];
-/// Assertions kept, one per identity.
-const CACHE_ENTRIES: usize = 100_000;
 
 /// `[alb]`, checked.
 #[derive(Debug, Clone)]
 pub struct AlbSettings {
     /// The load balancer's ARN: the `signer` apps check.
     pub arn: String,
-}
-
-/// An `x-amzn-oidc-data` token made, and when it expires.
-struct Made {
-    exp: u64,
-    value: HeaderValue,
 }
 
 /// Makes and publishes ALB-style `x-amzn-oidc-data` tokens.
@@ -72,14 +59,16 @@ pub struct Alb {
     signer: String,
     issuer: String,
     client: String,
-    made: quick_cache::sync::Cache<u64, Arc<Made>>,
+    /// ALB's tokens name no audience: one per identity.
+    everyone: Audience,
+    mint: Mint,
 }
 
 impl Alb {
     /// ALB headers signed for `settings`' load balancer, with a key derived from `secret`
     /// (`session.secret`), for tokens of `issuer` and the app client `client`.
     pub fn new(settings: &AlbSettings, secret: &[u8], issuer: &str, client: &str) -> Self {
-        let key = AssertionKey::derive(&[DERIVATION_SECRET_LABEL, secret].concat());
+        let key = AssertionKey::derive(secret, ALB_KEY_LABEL);
         let digest = Sha256::digest(key.public.kid.as_bytes());
         let mut id = [0u8; 16];
         id.copy_from_slice(&digest[..16]);
@@ -95,6 +84,7 @@ impl Alb {
             &hex[16..20],
             &hex[20..]
         );
+        // Encoding a valid P-256 public key as SPKI PEM cannot fail.
         let pem = key
             .public_key()
             .to_public_key_pem(LineEnding::LF)
@@ -106,7 +96,8 @@ impl Alb {
             signer: settings.arn.clone(),
             issuer: issuer.to_string(),
             client: client.to_string(),
-            made: quick_cache::sync::Cache::new(CACHE_ENTRIES),
+            everyone: Audience::new(""),
+            mint: Mint::new(LIFETIME),
         }
     }
 
@@ -118,56 +109,52 @@ impl Alb {
     /// `x-amzn-oidc-data` for `claims`, valid until `until` at the latest: made now, or reused
     /// until shortly before it expires.
     pub fn data(&self, claims: &Claims, until: u64, now: u64) -> Option<HeaderValue> {
-        let key = super::identity_key(claims, 0);
-        if let Some(made) = self.made.get(&key) {
-            if made.exp > now + LIFETIME / 4 && made.exp <= until.max(now) {
-                return Some(made.value.clone());
-            }
-        }
-        let exp = (now + LIFETIME).min(until);
-        let sub = claims.get("sub").and_then(Value::as_str)?;
-        if exp <= now {
-            return None;
-        }
-        let header = json!({
-            "alg": "ES256",
-            "kid": self.kid,
-            "signer": self.signer,
-            "iss": self.issuer,
-            "client": self.client,
-            "exp": exp,
-        });
+        self.mint
+            .get_or_make(claims, &self.everyone, until, now, |sub, exp| {
+                let header = json!({
+                    "alg": "ES256",
+                    "kid": self.kid,
+                    "signer": self.signer,
+                    "iss": self.issuer,
+                    "client": self.client,
+                    "exp": exp,
+                });
+                let payload = self.payload(claims, sub, exp);
+                // ALB's segments keep base64's `=` padding, which JWS leaves out; verifiers
+                // written for ALB expect it.
+                Some(compact(&self.key, &header, &payload, &URL_SAFE))
+            })
+    }
+
+    /// The user's claims as ALB sends them: Cognito's userinfo (`username`, and
+    /// `email_verified` as the string `"true"`), with `sub`, `exp` and `iss`.
+    fn payload(&self, claims: &Claims, sub: &str, exp: u64) -> Value {
         let mut payload: Map<String, Value> = claims
             .iter()
             .filter(|(name, _)| !TOKEN_CLAIMS.contains(&name.as_str()))
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
+        if let Some(name) = claims
+            .get("cognito:username")
+            .filter(|_| !claims.contains_key("username"))
+        {
+            payload.insert("username".into(), name.clone());
+        }
+        // The identity's claims hold an email only once it is verified (`Claims::new`).
+        if payload.contains_key("email") {
+            payload.insert("email_verified".into(), json!("true"));
+        }
         payload.insert("sub".into(), json!(sub));
         payload.insert("exp".into(), json!(exp));
         payload.insert("iss".into(), json!(self.issuer));
-        // ALB's segments keep base64's `=` padding, which JWS leaves out; verifiers written for
-        // ALB expect it.
-        let mut token = URL_SAFE.encode(header.to_string());
-        token.push('.');
-        token.push_str(&URL_SAFE.encode(Value::Object(payload).to_string()));
-        let signature = self.key.sign(token.as_bytes());
-        token.push('.');
-        token.push_str(&URL_SAFE.encode(signature));
-        let value = HeaderValue::try_from(token).ok()?;
-        self.made.insert(
-            key,
-            Arc::new(Made {
-                exp,
-                value: value.clone(),
-            }),
-        );
-        Some(value)
+        Value::Object(payload)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE as PADDED;
 
     #[test]
@@ -203,6 +190,7 @@ mod tests {
         );
         assert_eq!(payload["sub"], "s");
         assert_eq!(payload["email"], "a@example.com");
+        assert_eq!(payload["email_verified"], "true");
         assert_eq!(payload["iss"], "https://issuer.example");
         assert!(payload.get("aud").is_none() && payload.get("nonce").is_none());
         // The signature is 64 bytes: 88 characters with padding.

@@ -13,8 +13,12 @@ use p256::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use p256::{PublicKey, SecretKey};
 use sha2::{Digest, Sha256};
 
-/// What the signing key is derived with from `session.secret` (a new label makes a new key).
-const DERIVATION_LABEL: &[u8] = b"portcullis assertion signing key v1";
+/// What the assertion key is derived with from `session.secret` (HKDF `info`; a new label makes
+/// a new key). The cookie and Redis keys are derived with labels of their own (`cookie v1`,
+/// `redis session v1`), so no key can be worked out from another.
+pub const ASSERTION_KEY_LABEL: &[u8] = b"portcullis assertion signing key v1";
+/// What the key of ALB-style tokens is derived with: a key apart from the assertion key.
+pub const ALB_KEY_LABEL: &[u8] = b"portcullis alb signing key v1";
 
 /// A public key as published: its JWK members and its RFC 7638 thumbprint, the `kid`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,14 +71,15 @@ impl std::fmt::Debug for AssertionKey {
 }
 
 impl AssertionKey {
-    /// The key derived from `secret` (`session.secret`): the same secret, the same key.
-    pub fn derive(secret: &[u8]) -> Self {
+    /// The key derived from `secret` (`session.secret`) with `label`: the same secret and label,
+    /// the same key.
+    pub fn derive(secret: &[u8], label: &[u8]) -> Self {
         let hkdf = Hkdf::<Sha256>::new(None, secret);
         // A derived scalar is zero or past the group order with a chance of about 2^-32: the
         // next counter then gives another one.
         for counter in 0u8..=u8::MAX {
             let mut bytes = [0u8; 32];
-            let info = [DERIVATION_LABEL, &[counter]].concat();
+            let info = [label, &[counter]].concat();
             if hkdf.expand(&info, &mut bytes).is_err() {
                 continue;
             }
@@ -133,9 +138,12 @@ mod tests {
     /// the same for the same secret and another for another one.
     #[test]
     fn derived_keys_follow_the_secret() {
-        let a = AssertionKey::derive(b"0123456789abcdef0123456789abcdef");
-        let b = AssertionKey::derive(b"0123456789abcdef0123456789abcdef");
-        let c = AssertionKey::derive(b"another-secret-0123456789abcdef!");
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let a = AssertionKey::derive(secret, ASSERTION_KEY_LABEL);
+        let b = AssertionKey::derive(secret, ASSERTION_KEY_LABEL);
+        let c = AssertionKey::derive(b"another-secret-0123456789abcdef!", ASSERTION_KEY_LABEL);
+        let alb = AssertionKey::derive(secret, ALB_KEY_LABEL);
+        assert_ne!(a.public, alb.public);
         assert_eq!(a.public, b.public);
         assert_ne!(a.public, c.public);
         assert_eq!(a.public.kid.len(), 43);

@@ -13,20 +13,20 @@
 
 mod alb;
 mod keys;
+mod mint;
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{HeaderName, HeaderValue};
 use serde_json::{Map, Value, json};
 
 pub use alb::{ALB_KEYS_PATH, Alb, AlbSettings};
-pub use keys::{AssertionKey, PublicJwk, public_from_pem};
+pub use keys::{ALB_KEY_LABEL, ASSERTION_KEY_LABEL, AssertionKey, PublicJwk, public_from_pem};
+pub use mint::Audience;
 
 use crate::identity::{ClaimSource, Claims};
+use mint::{Mint, compact};
 
 /// Where the gateway publishes the keys that verify its assertions (public, cacheable).
 pub const JWKS_PATH: &str = "/.well-known/portcullis/jwks.json";
@@ -37,8 +37,6 @@ pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 /// How long browsers and apps may keep the JWKS: long enough to spare the gateway, short
 /// enough for a new key to be seen within minutes of a rotation.
 const JWKS_MAX_AGE: u64 = 300;
-/// Assertions kept, one per identity and route.
-const CACHE_ENTRIES: usize = 100_000;
 
 /// `[assertion]`, checked.
 #[derive(Debug, Clone)]
@@ -53,23 +51,14 @@ pub struct AssertionSettings {
     pub lifetime: Duration,
 }
 
-/// An assertion made, and when it expires.
-struct Signed {
-    exp: u64,
-    value: HeaderValue,
-}
-
 /// Makes, keeps and publishes the gateway's assertions.
 pub struct Assertions {
     header: HeaderName,
     key: AssertionKey,
     issuer: String,
-    lifetime: u64,
-    /// An assertion with less than this left is made anew.
-    renew_within: u64,
-    jwks: Vec<u8>,
+    jwks: bytes::Bytes,
     groups: ClaimSource,
-    made: quick_cache::sync::Cache<u64, Arc<Signed>>,
+    mint: Mint,
 }
 
 impl Assertions {
@@ -79,16 +68,13 @@ impl Assertions {
             .chain(&settings.previous)
             .map(PublicJwk::to_json)
             .collect();
-        let lifetime = settings.lifetime.as_secs().max(1);
         Self {
             header: settings.header.clone(),
             key: settings.key.clone(),
             issuer: issuer.to_string(),
-            lifetime,
-            renew_within: (lifetime / 4).min(60),
-            jwks: json!({ "keys": keys }).to_string().into_bytes(),
+            jwks: json!({ "keys": keys }).to_string().into(),
             groups: ClaimSource::named(&["cognito:groups", "groups"], None),
-            made: quick_cache::sync::Cache::new(CACHE_ENTRIES),
+            mint: Mint::new(settings.lifetime.as_secs()),
         }
     }
 
@@ -98,42 +84,26 @@ impl Assertions {
     }
 
     /// The JWKS document, and how long it may be cached (seconds).
-    pub fn jwks(&self) -> (&[u8], u64) {
-        (&self.jwks, JWKS_MAX_AGE)
+    pub fn jwks(&self) -> (bytes::Bytes, u64) {
+        (self.jwks.clone(), JWKS_MAX_AGE)
     }
 
-    /// The assertion for the identity `claims` to `audience` (whose key for the cache is
-    /// `audience_key`), with `roles`, valid until `until` at the latest; made now or reused.
-    /// `None` for an identity without a subject.
+    /// The assertion for the identity `claims` to `audience`, with `roles`, valid until
+    /// `until` at the latest; made now or reused. `None` for an identity without a subject.
     pub fn for_identity(
         &self,
         claims: &Claims,
-        audience: &str,
-        audience_key: u64,
+        audience: &Audience,
         roles: impl FnOnce() -> Vec<String>,
         until: u64,
         now: u64,
     ) -> Option<HeaderValue> {
-        let key = identity_key(claims, audience_key);
-        if let Some(signed) = self.made.get(&key) {
-            if signed.exp > now + self.renew_within && signed.exp <= until.max(now) {
-                return Some(signed.value.clone());
-            }
-        }
-        let exp = (now + self.lifetime).min(until);
-        if exp <= now {
-            return None;
-        }
-        let payload = self.payload(claims, audience, roles(), now, exp)?;
-        let value = HeaderValue::try_from(self.sign(&payload)).ok()?;
-        self.made.insert(
-            key,
-            Arc::new(Signed {
-                exp,
-                value: value.clone(),
-            }),
-        );
-        Some(value)
+        self.mint
+            .get_or_make(claims, audience, until, now, |sub, exp| {
+                let payload = self.payload(claims, sub, &audience.name, roles(), now, exp);
+                let header = json!({ "alg": "ES256", "typ": "JWT", "kid": self.key.public.kid });
+                Some(compact(&self.key, &header, &payload, &URL_SAFE_NO_PAD))
+            })
     }
 
     /// What the assertion says: who (`sub`, a verified `email`, `preferred_username`,
@@ -141,12 +111,12 @@ impl Assertions {
     fn payload(
         &self,
         claims: &Claims,
+        sub: &str,
         audience: &str,
         roles: Vec<String>,
         now: u64,
         exp: u64,
-    ) -> Option<Map<String, Value>> {
-        let sub = claims.get("sub").and_then(Value::as_str)?;
+    ) -> Value {
         let mut out = Map::new();
         out.insert("iss".into(), json!(self.issuer));
         out.insert("aud".into(), json!(audience));
@@ -166,54 +136,23 @@ impl Assertions {
         out.insert("roles".into(), json!(roles));
         out.insert("iat".into(), json!(now));
         out.insert("exp".into(), json!(exp));
-        Some(out)
+        Value::Object(out)
     }
-
-    /// The compact JWS of `payload`: `{"alg":"ES256","typ":"JWT","kid":...}`, base64url without
-    /// padding (RFC 7515).
-    fn sign(&self, payload: &Map<String, Value>) -> String {
-        let header = json!({ "alg": "ES256", "typ": "JWT", "kid": self.key.public.kid });
-        let mut jws = URL_SAFE_NO_PAD.encode(header.to_string());
-        jws.push('.');
-        jws.push_str(&URL_SAFE_NO_PAD.encode(Value::Object(payload.clone()).to_string()));
-        let signature = self.key.sign(jws.as_bytes());
-        jws.push('.');
-        jws.push_str(&URL_SAFE_NO_PAD.encode(signature));
-        jws
-    }
-}
-
-/// The cache key of an identity's assertion to an audience: the identity's token (its subject,
-/// when it was issued, when it expires, its id), so that a refreshed session gets a new one.
-fn identity_key(claims: &Claims, audience_key: u64) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    audience_key.hash(&mut hasher);
-    for name in ["sub", "iat", "exp", "jti", "origin_jti", "auth_time"] {
-        match claims.get(name) {
-            Some(Value::String(s)) => s.hash(&mut hasher),
-            Some(Value::Number(n)) => n.as_u64().hash(&mut hasher),
-            _ => 0u8.hash(&mut hasher),
-        }
-    }
-    hasher.finish()
-}
-
-/// The cache key part of an audience.
-pub fn audience_key(audience: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    audience.hash(&mut hasher);
-    hasher.finish()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
     fn assertions(lifetime: u64) -> Assertions {
         Assertions::new(
             &AssertionSettings {
                 header: HeaderName::from_static(DEFAULT_HEADER),
-                key: AssertionKey::derive(b"0123456789abcdef0123456789abcdef"),
+                key: AssertionKey::derive(
+                    b"0123456789abcdef0123456789abcdef",
+                    keys::ASSERTION_KEY_LABEL,
+                ),
                 previous: Vec::new(),
                 lifetime: Duration::from_secs(lifetime),
             },
@@ -243,16 +182,14 @@ mod tests {
     #[test]
     fn an_assertion_names_its_audience_and_ends_with_the_session() {
         let a = assertions(300);
-        let wiki = a
-            .for_identity(
-                &claims(),
-                "https://wiki",
-                audience_key("https://wiki"),
-                || vec!["r".into()],
-                10_000,
-                1000,
-            )
-            .unwrap();
+        let (wiki_aud, grafana_aud) = (
+            Audience::new("https://wiki"),
+            Audience::new("https://grafana"),
+        );
+        let at = |audience: &Audience, until: u64, now: u64| {
+            a.for_identity(&claims(), audience, || vec!["r".into()], until, now)
+        };
+        let wiki = at(&wiki_aud, 10_000, 1000).unwrap();
         let (header, payload) = decode(&wiki);
         assert_eq!(header["alg"], "ES256");
         assert_eq!(header["kid"], a.key.public.kid.as_str());
@@ -266,48 +203,32 @@ mod tests {
             (Some(1000), Some(1300))
         );
         // Reused for the same identity and audience; another audience gets its own.
-        let again = a
-            .for_identity(
-                &claims(),
-                "https://wiki",
-                audience_key("https://wiki"),
-                Vec::new,
-                10_000,
-                1100,
-            )
-            .unwrap();
-        assert_eq!(again, wiki);
-        let grafana = a
-            .for_identity(
-                &claims(),
-                "https://grafana",
-                audience_key("https://grafana"),
-                Vec::new,
-                10_000,
-                1100,
-            )
-            .unwrap();
-        assert_ne!(grafana, wiki);
+        assert_eq!(at(&wiki_aud, 10_000, 1100).unwrap(), wiki);
+        assert_ne!(at(&grafana_aud, 10_000, 1100).unwrap(), wiki);
         // Made anew shortly before it expires.
-        let late = a
-            .for_identity(
-                &claims(),
-                "https://wiki",
-                audience_key("https://wiki"),
-                Vec::new,
-                10_000,
-                1260,
-            )
-            .unwrap();
-        assert_ne!(late, wiki);
+        assert_ne!(at(&wiki_aud, 10_000, 1260).unwrap(), wiki);
         // Never past the session's end; none once it has ended.
         let short = assertions(300)
-            .for_identity(&claims(), "https://wiki", 1, Vec::new, 1050, 1000)
+            .for_identity(&claims(), &wiki_aud, Vec::new, 1050, 1000)
             .unwrap();
         assert_eq!(decode(&short).1["exp"], 1050);
-        assert!(
-            a.for_identity(&claims(), "https://x", 2, Vec::new, 999, 1000)
-                .is_none()
-        );
+        assert!(at(&Audience::new("https://x"), 999, 1000).is_none());
+    }
+
+    #[test]
+    fn another_subject_never_gets_a_cached_assertion() {
+        let a = assertions(300);
+        let audience = Audience::new("https://wiki");
+        let mine = a
+            .for_identity(&claims(), &audience, Vec::new, 10_000, 1000)
+            .unwrap();
+        // Another user whose token has the same times and ids: a new assertion, for them.
+        let mut other = (*claims()).clone();
+        other.insert("sub".into(), json!("someone-else"));
+        let theirs = a
+            .for_identity(&Claims::from(other), &audience, Vec::new, 10_000, 1000)
+            .unwrap();
+        assert_ne!(mine, theirs);
+        assert_eq!(decode(&theirs).1["sub"], "someone-else");
     }
 }

@@ -9,24 +9,32 @@ use serde::Deserialize;
 
 use super::read::{duration, lenient_bool, lenient_string, section};
 use crate::assertion::{
-    AlbSettings, AssertionKey, AssertionSettings, DEFAULT_HEADER, DEFAULT_LIFETIME, public_from_pem,
+    ASSERTION_KEY_LABEL, AlbSettings, AssertionKey, AssertionSettings, DEFAULT_HEADER,
+    DEFAULT_LIFETIME, public_from_pem,
 };
+use crate::identity::IdentityHeaders;
 use crate::route::RouteSettings;
 use crate::session::SessionSettings;
 
 /// Longest `assertion.lifetime`: an assertion outlives a sign-out elsewhere by up to this much.
 const MAX_LIFETIME: Duration = Duration::from_secs(3600);
 
-/// Headers an assertion may not be sent in: the gateway (or HTTP) gives them another meaning.
-const RESERVED_HEADERS: [&str; 8] = [
+/// Headers an assertion may not be sent in: HTTP (or the gateway, for the tokens a route may
+/// send) gives them another meaning. The identity and forwarding headers are refused too.
+const RESERVED_HEADERS: [&str; 13] = [
     "authorization",
+    "proxy-authorization",
     "cookie",
     "host",
     "connection",
+    "keep-alive",
+    "proxy-connection",
     "upgrade",
     "te",
+    "trailer",
     "transfer-encoding",
     "content-length",
+    "content-type",
 ];
 
 #[derive(Default, Deserialize)]
@@ -62,7 +70,10 @@ pub(super) fn read(
     }
     let header = raw.header.unwrap_or_else(|| DEFAULT_HEADER.to_string());
     let header = match HeaderName::from_bytes(header.trim().as_bytes()) {
-        Ok(name) if RESERVED_HEADERS.contains(&name.as_str()) => {
+        Ok(name)
+            if RESERVED_HEADERS.contains(&name.as_str())
+                || IdentityHeaders::with_defaults(Vec::new()).is_managed(&name) =>
+        {
             errors.push(format!(
                 "assertion.header: {name:?} has a meaning of its own; name another header"
             ));
@@ -84,7 +95,9 @@ pub(super) fn read(
                 .map_err(|why| errors.push(format!("assertion.signing_key_file: {path}: {why}")))
                 .ok()
         }),
-        None => session.map(|s| AssertionKey::derive(s.secret.expose().as_bytes())),
+        None => {
+            session.map(|s| AssertionKey::derive(s.secret.expose().as_bytes(), ASSERTION_KEY_LABEL))
+        }
     };
     let mut previous = Vec::new();
     for (i, path) in raw

@@ -21,6 +21,7 @@ use http::{HeaderMap, HeaderName};
 
 pub use host::{HostError, HostPattern, is_authority, parent, request_authority, route_name};
 
+use crate::assertion::Audience;
 use crate::identity::{HeaderMapping, IdentityHeaders};
 use crate::metrics::RequestCounter;
 use crate::policy::{CanonicalPath, PathPattern, Policy};
@@ -90,8 +91,8 @@ pub struct Route {
     pub policy: Policy,
     /// The identity headers its app receives.
     pub identity: IdentityHeaders,
-    /// The `aud` of the assertions its app gets, and its key in the assertion cache.
-    pub audience: (String, u64),
+    /// The `aud` of the assertions its app gets.
+    pub audience: Audience,
     /// Its app.
     pub upstream: Upstream,
     /// `portcullis_requests_total{route=<name>}`; shared, so that a request counts once it is
@@ -167,10 +168,7 @@ impl Routes {
                 alb_headers: s.alb_headers,
                 policy: s.policy.clone(),
                 identity: global.merged(&s.headers),
-                audience: (
-                    s.audience.clone(),
-                    crate::assertion::audience_key(&s.audience),
-                ),
+                audience: Audience::new(&s.audience),
                 upstream: Upstream::new(s.upstream.clone(), idle, public_scheme),
                 requests: Arc::new(RequestCounter::register(&s.name)),
             });

@@ -79,21 +79,15 @@ pub(super) async fn forward_auth(State(app): State<AppState>, req: Request<Body>
                     }
                 }
                 identity.apply(claims, out);
-                if let Some((name, value)) = super::assertion_for(&app, route, claims, until) {
-                    out.insert(name, value);
-                }
                 let bearer =
                     crate::oidc::bearer_token(headers).and_then(|t| std::str::from_utf8(t).ok());
-                super::tokens::pass(route, session.as_deref(), bearer, out);
-                if route.alb_headers {
-                    let identity = super::tokens::Identity {
-                        claims,
-                        session: session.as_deref(),
-                        bearer,
-                        until,
-                    };
-                    super::tokens::alb(app.0.alb.as_ref(), &identity, out);
-                }
+                let who = super::tokens::Credentials {
+                    claims,
+                    session: session.as_deref(),
+                    bearer,
+                    until,
+                };
+                super::tokens::apply(&app, route, &who, out);
             }
             with_cookies(response, cookies)
         }

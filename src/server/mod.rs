@@ -185,8 +185,14 @@ impl AppState {
     }
 
     /// Takes the routes (with their rules and upstreams) and header mappings of a newly loaded
-    /// configuration. Everything else needs a restart.
+    /// configuration. Everything else needs a restart, and a configuration that would need one
+    /// to take effect (another assertion header, `[alb]` added or removed, a route passing the
+    /// access token where sessions do not keep it) is refused: half of it would apply.
     pub fn reload(&self, settings: &Settings) {
+        if let Some(why) = self.needs_restart(settings) {
+            tracing::error!("configuration not reloaded: {why}; restart to apply it");
+            return;
+        }
         self.0.live.store(Arc::new(Live::new(settings)));
         for warning in crate::route::lint(&settings.routes, &OWNED_PATHS) {
             tracing::warn!("{warning}");
@@ -200,6 +206,23 @@ impl AppState {
                 .sum::<usize>(),
             "configuration reloaded"
         );
+    }
+
+    /// What in `settings` takes effect only at start, and differs from the running gateway.
+    fn needs_restart(&self, settings: &Settings) -> Option<&'static str> {
+        let running = &self.0.settings;
+        let header = |s: &Settings| s.assertion.as_ref().map(|a| a.header.clone());
+        if header(running) != header(settings) {
+            Some("[assertion] changed (it is read at start)")
+        } else if running.alb.as_ref().map(|a| &a.arn) != settings.alb.as_ref().map(|a| &a.arn) {
+            Some("[alb] changed (it is read at start)")
+        } else if running.session.keep_access_token != settings.session.keep_access_token {
+            Some(
+                "whether sessions keep the access token changed (a route's pass_access_token, authorization or alb_headers)",
+            )
+        } else {
+            None
+        }
     }
 
     /// The issuer, for starting its discovery.
@@ -379,7 +402,7 @@ async fn jwks(State(app): State<AppState>) -> Response {
             (http::header::CONTENT_TYPE, "application/json".to_string()),
             (CACHE_CONTROL, cache),
         ],
-        body.to_vec(),
+        body,
     )
         .into_response()
 }
@@ -400,27 +423,6 @@ async fn alb_key(
             .into_response(),
         None => (StatusCode::NOT_FOUND, "no such key").into_response(),
     }
-}
-
-/// The assertion for `claims` to `route`'s app, valid until `until` at the latest, as a header:
-/// `None` when assertions are off or the identity has no subject.
-fn assertion_for(
-    app: &AppState,
-    route: &Route,
-    claims: &crate::identity::Claims,
-    until: u64,
-) -> Option<(http::HeaderName, http::HeaderValue)> {
-    let assertions = app.0.assertions.as_ref()?;
-    let (audience, key) = &route.audience;
-    let value = assertions.for_identity(
-        claims,
-        audience,
-        *key,
-        || route.policy.roles(claims),
-        until,
-        crate::oidc::now_secs(),
-    )?;
-    Some((assertions.header().clone(), value))
 }
 
 async fn readyz(State(app): State<AppState>) -> Response {
@@ -521,21 +523,20 @@ async fn forward(
     let upgrade = crate::proxy::take_hop_by_hop(headers);
     live.routes.strip(headers);
     app.0.sessions.jar().strip(headers);
+    // A route that sends its app a token in `Authorization` sends it that token or none: the
+    // client's own never passes, signed in or not.
+    if route.authorization != crate::route::AppAuthorization::None {
+        headers.remove(http::header::AUTHORIZATION);
+    }
     if let Some(claims) = &claims {
         route.identity.apply(claims, headers);
-        if let Some((name, value)) = assertion_for(app, route, claims, until) {
-            headers.insert(name, value);
-        }
-        tokens::pass(route, session.as_deref(), bearer.as_deref(), headers);
-        if route.alb_headers {
-            let identity = tokens::Identity {
-                claims,
-                session: session.as_deref(),
-                bearer: bearer.as_deref(),
-                until,
-            };
-            tokens::alb(app.0.alb.as_ref(), &identity, headers);
-        }
+        let who = tokens::Credentials {
+            claims,
+            session: session.as_deref(),
+            bearer: bearer.as_deref(),
+            until,
+        };
+        tokens::apply(app, route, &who, headers);
     }
     let fwd = Forwarded {
         peer: &client.address,

@@ -1,4 +1,5 @@
-//! Tokens for the app: the session's access token in `X-Forwarded-Access-Token`
+//! What the app is told of who is asking, beyond the identity headers: the signed assertion,
+//! and the tokens for the app: the session's access token in `X-Forwarded-Access-Token`
 //! (`pass_access_token`), and the ID or access token as `Authorization: Bearer`
 //! (`authorization`), and the ALB-style `x-amzn-oidc-*` headers (`alb_headers`). A bearer
 //! request passes its own token. The session keeps the access token only when a route passes it
@@ -8,6 +9,7 @@
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use super::AppState;
 use crate::assertion::Alb;
 use crate::identity::Claims;
 use crate::oidc::now_secs;
@@ -20,12 +22,7 @@ const X_FORWARDED_ACCESS_TOKEN: HeaderName = HeaderName::from_static("x-forwarde
 /// Sets the tokens `route` passes to its app in `headers`: the session's, or the bearer
 /// request's own `bearer` token. Client copies are gone already (`X-Forwarded-Access-Token` is
 /// a managed header); the client's `Authorization` is replaced on a route that sets it.
-pub(super) fn pass(
-    route: &Route,
-    session: Option<&Session>,
-    bearer: Option<&str>,
-    headers: &mut HeaderMap,
-) {
+fn pass(route: &Route, session: Option<&Session>, bearer: Option<&str>, headers: &mut HeaderMap) {
     if !route.passes_tokens() {
         return;
     }
@@ -51,16 +48,34 @@ pub(super) fn pass(
 
 /// Who a request is, for the headers that say so: its claims, its session (or its own bearer
 /// token), and when the identity ends (Unix seconds).
-pub(super) struct Identity<'a> {
+pub(super) struct Credentials<'a> {
     pub(super) claims: &'a Claims,
     pub(super) session: Option<&'a Session>,
     pub(super) bearer: Option<&'a str>,
     pub(super) until: u64,
 }
 
+/// Sets what `route`'s app is told of `who` beyond the identity headers: the signed assertion
+/// (with `[assertion]`), the tokens it passes on, and ALB's headers (with `alb_headers`).
+pub(super) fn apply(app: &AppState, route: &Route, who: &Credentials<'_>, headers: &mut HeaderMap) {
+    let now = now_secs();
+    if let Some(assertions) = &app.0.assertions {
+        let roles = || route.policy.roles(who.claims);
+        if let Some(value) =
+            assertions.for_identity(who.claims, &route.audience, roles, who.until, now)
+        {
+            headers.insert(assertions.header().clone(), value);
+        }
+    }
+    pass(route, who.session, who.bearer, headers);
+    if route.alb_headers {
+        alb(app.0.alb.as_ref(), who, now, headers);
+    }
+}
+
 /// Sets ALB's headers: `x-amzn-oidc-identity` (the subject), `x-amzn-oidc-accesstoken` (the
 /// access token, when there is one) and `x-amzn-oidc-data` (signed as ALB signs it).
-pub(super) fn alb(alb: Option<&Alb>, who: &Identity<'_>, headers: &mut HeaderMap) {
+fn alb(alb: Option<&Alb>, who: &Credentials<'_>, now: u64, headers: &mut HeaderMap) {
     let Some(alb) = alb else { return };
     let sub = who.claims.get("sub").and_then(serde_json::Value::as_str);
     if let Some(value) = sub.and_then(|s| HeaderValue::from_str(s).ok()) {
@@ -73,7 +88,7 @@ pub(super) fn alb(alb: Option<&Alb>, who: &Identity<'_>, headers: &mut HeaderMap
     if let Some(value) = access_token.and_then(|t| HeaderValue::from_str(t).ok()) {
         headers.insert(HeaderName::from_static("x-amzn-oidc-accesstoken"), value);
     }
-    if let Some(value) = alb.data(who.claims, who.until, now_secs()) {
+    if let Some(value) = alb.data(who.claims, who.until, now) {
         headers.insert(HeaderName::from_static("x-amzn-oidc-data"), value);
     }
 }

@@ -85,7 +85,7 @@ pub const MAX_PENDING_LOGINS: usize = 5;
 const SIGN_OUT_TTL: Duration = Duration::from_secs(300);
 
 /// A signed-in user. Stored in the compact form of [`Session::to_stored`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Session {
     /// Random identifier, safe to log; a new one at every sign-in.
     pub id: String,
@@ -108,6 +108,21 @@ pub struct Session {
     pub claims: Arc<Claims>,
     /// Where the session lives in Redis (Redis store only; set on first save).
     pub ticket: Option<Ticket>,
+}
+
+/// Without its tokens: a session printed by mistake puts no token in a log.
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .field("last_seen", &self.last_seen)
+            .field("tokens_expire_at", &self.tokens_expire_at)
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "***"))
+            .field("access_token", &self.access_token.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {

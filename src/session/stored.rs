@@ -16,9 +16,12 @@ use super::Session;
 use crate::identity::{Claims, EmailTrust};
 use crate::oidc::unverified_claims;
 
-/// Leading byte of the stored form; anything else (an earlier form, without the access token,
-/// or JSON before that) does not open, and its holder simply signs in again.
+/// Leading byte of the stored form; anything else (JSON, or another form) does not open, and
+/// its holder simply signs in again.
 const FORMAT: u8 = 3;
+/// The form before the access token was kept: still read (as a session without one), so that
+/// an upgrade signs nobody out.
+const FORMAT_WITHOUT_ACCESS_TOKEN: u8 = 2;
 
 /// The stored fields of a [`Session`], borrowing from it (to encode) or from the stored bytes
 /// (to decode).
@@ -36,6 +39,36 @@ struct Stored<'a> {
     refresh_token: Option<Token<'a>>,
     #[serde(borrow)]
     access_token: Option<Token<'a>>,
+}
+
+/// The stored fields of [`FORMAT_WITHOUT_ACCESS_TOKEN`].
+#[derive(Deserialize)]
+struct StoredWithoutAccessToken<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    issued_at: u64,
+    expires_at: u64,
+    last_seen: u64,
+    tokens_expire_at: u64,
+    #[serde(borrow)]
+    id_token: Token<'a>,
+    #[serde(borrow)]
+    refresh_token: Option<Token<'a>>,
+}
+
+impl<'a> From<StoredWithoutAccessToken<'a>> for Stored<'a> {
+    fn from(s: StoredWithoutAccessToken<'a>) -> Self {
+        Stored {
+            id: s.id,
+            issued_at: s.issued_at,
+            expires_at: s.expires_at,
+            last_seen: s.last_seen,
+            tokens_expire_at: s.tokens_expire_at,
+            id_token: s.id_token,
+            refresh_token: s.refresh_token,
+            access_token: None,
+        }
+    }
 }
 
 /// A token as stored.
@@ -104,10 +137,16 @@ impl Session {
 
     /// A session from its stored form, claims decoded; `None` for anything else.
     pub fn from_stored(stored: &[u8], email: EmailTrust) -> Option<Session> {
-        let (&FORMAT, rest) = stored.split_first()? else {
-            return None;
+        let (&format, rest) = stored.split_first()?;
+        let (stored, trailing): (Stored, _) = match format {
+            FORMAT => postcard::take_from_bytes::<Stored>(rest).ok()?,
+            FORMAT_WITHOUT_ACCESS_TOKEN => {
+                let (old, trailing) =
+                    postcard::take_from_bytes::<StoredWithoutAccessToken>(rest).ok()?;
+                (old.into(), trailing)
+            }
+            _ => return None,
         };
-        let (stored, trailing) = postcard::take_from_bytes::<Stored>(rest).ok()?;
         if !trailing.is_empty() {
             return None;
         }
@@ -225,6 +264,18 @@ mod tests {
     }
 
     #[test]
+    fn sessions_stored_before_the_access_token_still_open() {
+        let session = session(&jwt(json!({"sub": "u"})), Some("r"));
+        let mut stored = Session::to_stored(&session);
+        // The earlier form: the same fields, without the access token's (`None`: one 0 byte).
+        assert_eq!(stored.pop(), Some(0));
+        stored[0] = FORMAT_WITHOUT_ACCESS_TOKEN;
+        let opened = Session::from_stored(&stored, EmailTrust::default()).unwrap();
+        assert_eq!(opened.refresh_token.as_deref(), Some("r"));
+        assert_eq!(opened.access_token, None);
+    }
+
+    #[test]
     fn anything_else_does_not_open() {
         let good = Session::to_stored(&session(&jwt(json!({"sub": "u"})), Some("r")));
         assert!(Session::from_stored(&good, EmailTrust::default()).is_some());
@@ -232,6 +283,8 @@ mod tests {
         assert!(Session::from_stored(br#"{"id":"x"}"#, EmailTrust::default()).is_none());
         let mut other = good.clone();
         other[0] = FORMAT + 1;
+        assert!(Session::from_stored(&other, EmailTrust::default()).is_none());
+        other[0] = FORMAT_WITHOUT_ACCESS_TOKEN - 1;
         assert!(Session::from_stored(&other, EmailTrust::default()).is_none());
         for end in 0..good.len() {
             assert!(

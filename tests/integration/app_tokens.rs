@@ -30,6 +30,7 @@ name = "idt"
 path = "/idt"
 upstream = "{upstream}"
 authorization = "id_token"
+rules = [{{ path = "/open", public = true }}]
 "#
     )
 }
@@ -149,6 +150,18 @@ async fn client_copies_of_tokens_never_reach_the_app() {
         let text = echo["headers"].to_string();
         assert!(!text.contains("forged"), "{path} {forged}: {text}");
     }
+    // Nobody signed in, on a public path of a route that sets `Authorization`: the client's own
+    // does not pass either.
+    let echo: Value = reqwest::Client::new()
+        .get(format!("{}/idt/open", gateway.url))
+        .header("Authorization", "Bearer forged")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(header(&echo, "authorization"), None, "{echo}");
 }
 
 #[tokio::test]
