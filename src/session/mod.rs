@@ -164,6 +164,20 @@ impl Session {
         }
     }
 
+    /// Makes the tokens due for refresh when the access token expires, if it expires before the
+    /// ID token: an issuer may give them different lifetimes (Cognito does, when configured so),
+    /// and an app that gets the access token must never get an expired one.
+    pub fn limit_to_access_token(&mut self) {
+        let exp = self
+            .access_token
+            .as_deref()
+            .and_then(|t| crate::oidc::unverified_claims(t).ok())
+            .and_then(|claims| claims.get("exp").and_then(Value::as_u64));
+        if let Some(exp) = exp {
+            self.tokens_expire_at = self.tokens_expire_at.min(exp);
+        }
+    }
+
     /// When the session stops being honoured, refresh aside: the absolute lifetime, the idle
     /// timeout, and (without a refresh token, which could extend them) the tokens' expiry.
     pub fn ends_at(&self, idle_timeout: Duration) -> u64 {
@@ -404,7 +418,9 @@ impl Sessions {
         request: &HeaderMap,
         now: u64,
     ) -> Result<Vec<HeaderValue>, SaveError> {
-        if !self.keep_access_token {
+        if self.keep_access_token {
+            session.limit_to_access_token();
+        } else {
             session.access_token = None;
         }
         let plain = session.to_stored();
@@ -564,6 +580,41 @@ mod tests {
     use super::*;
     use http::header::COOKIE;
     use serde_json::json;
+
+    #[test]
+    fn an_access_token_that_expires_first_brings_the_refresh_forward() {
+        let id_token = format!(
+            "e30.{}.sig",
+            URL_SAFE_NO_PAD.encode(json!({"sub": "u", "iat": 1000, "exp": 4600}).to_string())
+        );
+        let claims = crate::oidc::unverified_claims(&id_token).unwrap();
+        let mut session = Session::new(
+            id_token,
+            claims.into(),
+            Some("r".into()),
+            Duration::from_secs(43_200),
+            1000,
+        );
+        assert_eq!(session.tokens_expire_at, 4600);
+        let access = |exp: u64| {
+            format!(
+                "e30.{}.sig",
+                URL_SAFE_NO_PAD.encode(json!({"sub": "u", "exp": exp}).to_string())
+            )
+        };
+        session.access_token = Some(access(9000));
+        session.limit_to_access_token();
+        assert_eq!(session.tokens_expire_at, 4600);
+        session.access_token = Some(access(1900));
+        session.limit_to_access_token();
+        assert_eq!(session.tokens_expire_at, 1900);
+        assert!(session.refresh_due(1700, Duration::from_secs(300)));
+        // An opaque access token says nothing: the ID token's expiry stands.
+        session.tokens_expire_at = 4600;
+        session.access_token = Some("opaque".into());
+        session.limit_to_access_token();
+        assert_eq!(session.tokens_expire_at, 4600);
+    }
 
     fn sessions(public_url: &str) -> Sessions {
         let settings = SessionSettings {
