@@ -352,3 +352,39 @@ async fn identity_for_the_app_never_reaches_the_logs() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_reload_that_would_change_start_only_settings_is_refused() {
+    let issuer = MockIssuer::start().await;
+    let upstream = MockUpstream::start().await;
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let without = with_listen(base_config(&issuer, &upstream, &public, ""), port);
+    let gw = Process::start("hup-assertion", &without).await;
+    let browser = Browser::new();
+    signed_in(&browser, &gw.url).await;
+    // Assertions on: the key and header are read at start, so the reload is refused whole.
+    let with = format!("{without}\n[assertion]\nenabled = true\n");
+    std::fs::write(&gw.config, &with).unwrap();
+    gw.signal("-HUP");
+    eventually("the refusal in the log", || {
+        let refused = gw.logs().iter().any(|l| {
+            l.contains("configuration not reloaded: [assertion] changed")
+                && l.contains("restart to apply it")
+        });
+        async move { refused }
+    })
+    .await;
+    let echo: serde_json::Value = browser
+        .get(&format!("{}/x", gw.url))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(header(&echo, "x-portcullis-assertion"), None);
+    assert!(
+        !gw.logs()
+            .iter()
+            .any(|l| l.contains("configuration reloaded"))
+    );
+}
