@@ -135,32 +135,26 @@ async fn client_copies_of_tokens_never_reach_the_app() {
         ("/x", "X_Forwarded_Access_Token"),
         ("/api/x", "x-forwarded-access-token"),
     ] {
-        let echo: Value = browser
-            .client
-            .get(format!("{}{path}", gateway.url))
-            .header(forged, "forged")
-            .header("x-amzn-oidc-identity", "forged")
-            .header("x-amzn-oidc-data", "forged")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let echo: Value = json(
+            browser
+                .client
+                .get(format!("{}{path}", gateway.url))
+                .header(forged, "forged")
+                .header("x-amzn-oidc-identity", "forged")
+                .header("x-amzn-oidc-data", "forged"),
+        )
+        .await;
         let text = echo["headers"].to_string();
         assert!(!text.contains("forged"), "{path} {forged}: {text}");
     }
     // Nobody signed in, on a public path of a route that sets `Authorization`: the client's own
     // does not pass either.
-    let echo: Value = reqwest::Client::new()
-        .get(format!("{}/idt/open", gateway.url))
-        .header("Authorization", "Bearer forged")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let echo: Value = json(
+        reqwest::Client::new()
+            .get(format!("{}/idt/open", gateway.url))
+            .header("Authorization", "Bearer forged"),
+    )
+    .await;
     assert_eq!(header(&echo, "authorization"), None, "{echo}");
 }
 
@@ -176,15 +170,12 @@ async fn a_bearer_request_passes_its_own_token() {
     let token = header(&api, "x-forwarded-access-token")
         .unwrap()
         .to_string();
-    let echo: Value = reqwest::Client::new()
-        .get(format!("{}/idt/x", gateway.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let echo: Value = json(
+        reqwest::Client::new()
+            .get(format!("{}/idt/x", gateway.url))
+            .bearer_auth(&token),
+    )
+    .await;
     assert_eq!(
         header(&echo, "authorization"),
         Some(format!("Bearer {token}").as_str())

@@ -142,16 +142,13 @@ async fn a_clients_copy_of_the_assertion_never_reaches_the_app() {
     .await;
     // Nobody signed in, on a public path: no assertion, and no forged one either, in any
     // spelling.
-    let echo: Value = reqwest::Client::new()
-        .get(format!("{}/open", gateway.url))
-        .header("X-Identity-Assertion", "forged")
-        .header("x_identity_assertion", "forged")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let echo: Value = json(
+        reqwest::Client::new()
+            .get(format!("{}/open", gateway.url))
+            .header("X-Identity-Assertion", "forged")
+            .header("x_identity_assertion", "forged"),
+    )
+    .await;
     let headers = echo["headers"].as_object().unwrap();
     assert!(
         !headers.keys().any(|k| k.contains("identity")),
@@ -160,16 +157,13 @@ async fn a_clients_copy_of_the_assertion_never_reaches_the_app() {
     // Signed in: exactly one, the gateway's.
     let browser = Browser::new();
     sign_in(&browser, &gateway).await;
-    let echo: Value = browser
-        .client
-        .get(format!("{}/x", gateway.url))
-        .header("X-Identity-Assertion", "forged")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let echo: Value = json(
+        browser
+            .client
+            .get(format!("{}/x", gateway.url))
+            .header("X-Identity-Assertion", "forged"),
+    )
+    .await;
     let assertion = header(&echo, "x-identity-assertion").unwrap();
     assert!(
         verify(
@@ -302,15 +296,12 @@ async fn forward_auth_answers_and_bearer_requests_carry_assertions_too() {
         }
         MockIssuer::sign(&s.signing, &claims)
     });
-    let echo: Value = reqwest::Client::new()
-        .get(format!("{}/api", gateway.url))
-        .bearer_auth(&id_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let echo: Value = json(
+        reqwest::Client::new()
+            .get(format!("{}/api", gateway.url))
+            .bearer_auth(&id_token),
+    )
+    .await;
     let claims = verify(
         header(&echo, HEADER).unwrap(),
         &keys,

@@ -424,31 +424,25 @@ async fn each_route_has_its_own_rules_and_headers() {
 
     // The wiki's header reaches the wiki; a client's copy of it is stripped on every route,
     // including those that do not set it.
-    let echo: Value = alice
-        .client
-        .get(t.url("wiki.example.test", "/admin"))
-        .header("X-Wiki-Roles", "forged")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let echo: Value = json(
+        alice
+            .client
+            .get(t.url("wiki.example.test", "/admin"))
+            .header("X-Wiki-Roles", "forged"),
+    )
+    .await;
     assert_eq!(
         header(&echo, "x-wiki-roles"),
         Some("authp/admin,authp/user")
     );
-    let echo: Value = alice
-        .client
-        .get(t.url("portal.example.test", "/x"))
-        .header("x-wiki-roles", "forged")
-        .header("X_Wiki_Roles", "forged")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let echo: Value = json(
+        alice
+            .client
+            .get(t.url("portal.example.test", "/x"))
+            .header("x-wiki-roles", "forged")
+            .header("X_Wiki_Roles", "forged"),
+    )
+    .await;
     assert!(echo["headers"].get("x-wiki-roles").is_none(), "{echo}");
     assert!(echo["headers"].get("x_wiki_roles").is_none(), "{echo}");
 }

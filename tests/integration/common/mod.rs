@@ -291,6 +291,11 @@ impl Browser {
     }
 }
 
+/// Sends `request` and reads its answer as JSON (an echo of the mock upstream, most often).
+pub async fn json(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// A signed-in browser: walks `gateway/` through the whole sign-in and returns the upstream's echo.
 pub async fn sign_in(browser: &Browser, gateway: &Gateway) -> serde_json::Value {
     let (response, hops) = browser.walk(&format!("{}/", gateway.url)).await;
