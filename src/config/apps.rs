@@ -4,10 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use figment::Figment;
 use serde::Deserialize;
 use url::Url;
-
-use figment::Figment;
 
 use super::read::{OneOrMany, duration, lenient_bool, lenient_string, section};
 use super::server::ServerSettings;

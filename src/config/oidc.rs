@@ -4,10 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use figment::Figment;
 use serde::Deserialize;
 use url::Url;
-
-use figment::Figment;
 
 use super::read::{duration, lenient_bool, lenient_string, read_secret, required, section};
 use crate::authn::{BearerSettings, TrustedIssuer};

@@ -4,10 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use figment::Figment;
 use serde::Deserialize;
 use url::Url;
-
-use figment::Figment;
 
 use super::read::{duration, lenient_bool, lenient_string, lenient_usize, required, section};
 use crate::oidc::CALLBACK_PATH;

@@ -2,10 +2,9 @@
 
 use std::time::Duration;
 
+use figment::Figment;
 use serde::Deserialize;
 use url::Url;
-
-use figment::Figment;
 
 use super::read::{duration, lenient_string, read_secret, section};
 use crate::route::HostPattern;
